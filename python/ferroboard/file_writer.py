@@ -1,0 +1,129 @@
+"""`FileWriter`: one event file in one directory, written by a Rust background thread."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Optional, Union
+
+from . import _core, _lifecycle
+from .conversions import as_step, as_walltime, describe
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Bytes of accepted-but-unwritten work after which `add_*` calls block.
+DEFAULT_MAX_PENDING_BYTES = 1 << 30
+
+
+def serialized(message: Any, name: str) -> bytes:
+    """Protocol-buffer bytes of `message` (a proto from any library, or bytes)."""
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return bytes(message)
+    serialize = getattr(message, "SerializeToString", None)
+    if serialize is None:
+        raise TypeError(f"{name} must be a protobuf message or bytes, got {describe(message)}")
+    return serialize()
+
+
+class FileWriter:
+    """Writes events to a new event file in `log_dir` (torch's and tensorboardX's API).
+
+    The file is created at construction. After `close()` (or in a forked child), the next
+    `add_*` opens a new file in the same directory instead of failing.
+    """
+
+    def __init__(
+        self,
+        log_dir: Optional[PathLike] = None,
+        max_queue: int = 10,
+        flush_secs: float = 120,
+        filename_suffix: str = "",
+        *,
+        logdir: Optional[PathLike] = None,
+        max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
+    ) -> None:
+        if log_dir is None:
+            log_dir = logdir
+        if log_dir is None:
+            raise TypeError("FileWriter needs log_dir (or logdir)")
+        self._log_dir = os.fspath(log_dir)
+        self._max_queue = int(max_queue)
+        self._flush_secs = float(flush_secs)
+        self._filename_suffix = str(filename_suffix)
+        self._max_pending_bytes = int(max_pending_bytes)
+        self._open_lock = threading.Lock()
+        self._core: Optional[_core.EventWriter] = None
+        self._open()
+        _lifecycle.register(self)
+
+    def _open(self) -> _core.EventWriter:
+        with self._open_lock:
+            if self._core is None:
+                self._core = _core.EventWriter(
+                    self._log_dir,
+                    self._filename_suffix,
+                    self._max_queue,
+                    self._flush_secs,
+                    self._max_pending_bytes,
+                )
+                _lifecycle.register(self)
+            return self._core
+
+    def _forget_after_fork(self) -> Optional[_core.EventWriter]:
+        core, self._core = self._core, None
+        self._open_lock = threading.Lock()
+        return core
+
+    def _writer(self) -> _core.EventWriter:
+        """The open core writer, opening a new file after close or fork."""
+        return self._core or self._open()
+
+    @property
+    def event_file_path(self) -> Optional[str]:
+        """Path of the current event file (None while closed)."""
+        return self._core.path if self._core is not None else None
+
+    def get_logdir(self) -> str:
+        return self._log_dir
+
+    def add_event(self, event: Any, step: Any = None, walltime: Any = None) -> None:
+        """Adds an `Event` proto (torch's, tensorboardX's, or serialized bytes).
+
+        Its wall time becomes `walltime` (default: now) and its step `step` when given.
+        """
+        data = serialized(event, "event")
+        step = None if step is None else as_step(step, "step")
+        walltime = None if walltime is None else as_walltime(walltime)
+        self._writer().add_event_bytes(data, step, walltime)
+
+    def add_summary(self, summary: Any, global_step: Any = None, walltime: Any = None) -> None:
+        """Adds a `Summary` proto (torch's, tensorboardX's, or serialized bytes)."""
+        data = serialized(summary, "summary")
+        global_step = None if global_step is None else as_step(global_step)
+        walltime = None if walltime is None else as_walltime(walltime)
+        self._writer().add_summary_bytes(data, global_step, walltime)
+
+    def flush(self) -> None:
+        """Returns once every event added so far is written and fsync'd."""
+        if self._core is not None:
+            self._core.flush()
+
+    def close(self) -> None:
+        """Flushes and closes the file. Idempotent; a later `add_*` opens a new file."""
+        core = self._core
+        if core is None:
+            return
+        # On failure the core stays, so every later call raises the same OSError.
+        core.close()
+        self._core = None
+        _lifecycle.unregister(self)
+
+    def reopen(self) -> None:
+        """Opens a new event file if this writer was closed (broken in both anchors)."""
+        self._writer()
+
+    def __enter__(self) -> FileWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

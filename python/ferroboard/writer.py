@@ -1,0 +1,323 @@
+"""`SummaryWriter`: torch's and tensorboardX's API over the Rust core.
+
+Each `add_*` validates its arguments, makes one contiguous array (or plain number) and
+hands it to the core; binning, serialization, framing and I/O happen on the worker.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from datetime import datetime
+from typing import Any, Optional
+
+from .conversions import (
+    array_for_core,
+    as_step,
+    as_walltime,
+    check_tag,
+    describe,
+    scalar_to_float,
+    to_numpy,
+)
+from .file_writer import DEFAULT_MAX_PENDING_BYTES, FileWriter, PathLike
+from .histogram_bins import DEFAULT_BINS, default_bins, resolve_edges
+
+_TWO_GIB = 1 << 31
+
+
+def default_logdir(comment: str = "") -> str:
+    """`runs/{%b%d_%H-%M-%S}_{host}{comment}`, as both anchors name it."""
+    current_time = datetime.now().strftime("%b%d_%H-%M-%S")
+    return os.path.join("runs", current_time + "_" + socket.gethostname() + comment)
+
+
+def _noop(*_args: Any, **_kwargs: Any) -> None:
+    return None
+
+
+def _step(global_step: Any) -> Optional[int]:
+    if global_step is None or type(global_step) is int:
+        return global_step
+    return as_step(global_step)
+
+
+def _walltime(walltime: Any) -> Optional[float]:
+    if walltime is None:
+        return None
+    return as_walltime(walltime)
+
+
+class SummaryWriter:
+    """Writes TensorBoard event files; a drop-in for torch's and tensorboardX's writer.
+
+    Args:
+        log_dir: directory of the run (tensorboardX: ``logdir``). Default
+            ``runs/{date}_{host}{comment}``.
+        comment: suffix of the default directory (ignored when a directory is given).
+        purge_step: hide older events with steps >= this one (written once, as torch does).
+        max_queue: pending events that wake the background writer at once.
+        flush_secs: longest time written events stay without fsync.
+        filename_suffix: appended to every event file name.
+        write_to_disk: tensorboardX's switch; False makes every method a no-op.
+        logdir: tensorboardX's name for ``log_dir``.
+        max_pending_bytes: memory budget of accepted but unwritten work; ``add_*`` blocks
+            while it is exceeded.
+    """
+
+    def __init__(
+        self,
+        log_dir: Optional[PathLike] = None,
+        comment: str = "",
+        purge_step: Optional[int] = None,
+        max_queue: int = 10,
+        flush_secs: float = 120,
+        filename_suffix: str = "",
+        write_to_disk: bool = True,
+        logdir: Optional[PathLike] = None,
+        *,
+        max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
+    ) -> None:
+        if log_dir and logdir and os.fspath(log_dir) != os.fspath(logdir):
+            raise ValueError(f"log_dir={log_dir!r} and logdir={logdir!r} disagree; pass one")
+        log_dir = log_dir or logdir
+        self.log_dir = os.fspath(log_dir) if log_dir else default_logdir(comment)
+        self.purge_step = None if purge_step is None else as_step(purge_step, "purge_step")
+        self.max_queue = max_queue
+        self.flush_secs = flush_secs
+        self.filename_suffix = filename_suffix
+        self.max_pending_bytes = max_pending_bytes
+        self._write_to_disk = bool(write_to_disk)
+        self._lock = threading.Lock()
+        self.file_writer: Optional[FileWriter] = None
+        self.all_writers: Optional[dict[str, FileWriter]] = None
+        if not self._write_to_disk:
+            self._disable()
+            return
+        self._get_file_writer()
+
+    # -- compatibility attributes ---------------------------------------------------------
+
+    @property
+    def logdir(self) -> str:
+        """tensorboardX's name for the run directory."""
+        return self.log_dir
+
+    @property
+    def default_bins(self) -> list:
+        """torch's default ("tensorflow") histogram edges."""
+        return default_bins()
+
+    def get_logdir(self) -> str:
+        return self.log_dir
+
+    def _disable(self) -> None:
+        # A writer that writes nothing (tensorboardX's write_to_disk=False, or a
+        # non-writing rank) must cost nothing: every add_* becomes a no-op that does not
+        # even look at its arguments.
+        for name in dir(type(self)):
+            if name.startswith("add_"):
+                setattr(self, name, _noop)
+
+    def _new_file_writer(self, log_dir: str) -> FileWriter:
+        return FileWriter(
+            log_dir,
+            self.max_queue,
+            self.flush_secs,
+            self.filename_suffix,
+            max_pending_bytes=self.max_pending_bytes,
+        )
+
+    def _get_file_writer(self) -> FileWriter:
+        """The default FileWriter, recreated (new file) after `close()`."""
+        writer = self.file_writer
+        if writer is not None and self.all_writers is not None:
+            return writer
+        with self._lock:
+            if self.file_writer is None or self.all_writers is None:
+                writer = self._new_file_writer(self.log_dir)
+                self.all_writers = {writer.get_logdir(): writer}
+                if self.purge_step is not None:
+                    writer._writer().add_purge_markers(self.purge_step)
+                    self.purge_step = None
+                self.file_writer = writer
+            return self.file_writer
+
+    def _core(self) -> Any:
+        writer = self.file_writer
+        if writer is None:
+            writer = self._get_file_writer()
+        return writer._core or writer._writer()
+
+    # -- scalars and text -----------------------------------------------------------------
+
+    def add_scalar(
+        self,
+        tag: str,
+        scalar_value: Any,
+        global_step: Any = None,
+        walltime: Any = None,
+        new_style: bool = False,
+        double_precision: bool = False,
+    ) -> None:
+        """Logs one number. ``new_style`` writes a scalar tensor (torch's option)."""
+        if type(tag) is not str:
+            check_tag(tag)
+        if type(scalar_value) is not float:
+            scalar_value = scalar_to_float(scalar_value)
+        if global_step is not None and type(global_step) is not int:
+            global_step = as_step(global_step)
+        if walltime is not None:
+            walltime = as_walltime(walltime)
+        self._core().add_scalar(
+            tag, scalar_value, global_step, walltime, bool(new_style), bool(double_precision)
+        )
+
+    def add_scalars(
+        self,
+        main_tag: str,
+        tag_scalar_dict: dict,
+        global_step: Any = None,
+        walltime: Any = None,
+    ) -> None:
+        """Logs several numbers under one tag, each in its own sub-run (torch's layout)."""
+        check_tag(main_tag, "main_tag")
+        if not isinstance(tag_scalar_dict, dict):
+            raise TypeError(f"tag_scalar_dict must be a dict, got {describe(tag_scalar_dict)}")
+        values = {}
+        for key, value in tag_scalar_dict.items():
+            check_tag(key, "tag_scalar_dict key")
+            values[key] = scalar_to_float(value, f"tag_scalar_dict[{key!r}]")
+        global_step = _step(global_step)
+        walltime = time.time() if walltime is None else as_walltime(walltime)
+        fw_logdir = self._get_file_writer().get_logdir()
+        for key, value in values.items():
+            fw_tag = fw_logdir + "/" + main_tag.replace("/", "_") + "_" + key
+            all_writers = self.all_writers
+            if all_writers is None:
+                self._get_file_writer()
+                all_writers = self.all_writers
+            assert all_writers is not None
+            writer = all_writers.get(fw_tag)
+            if writer is None:
+                writer = self._new_file_writer(fw_tag)
+                all_writers[fw_tag] = writer
+            writer._writer().add_scalar(main_tag, value, global_step, walltime)
+
+    def add_text(
+        self, tag: str, text_string: str, global_step: Any = None, walltime: Any = None
+    ) -> None:
+        """Logs Markdown text (tag gains ``/text_summary``, as in torch)."""
+        check_tag(tag)
+        if not isinstance(text_string, str):
+            raise TypeError(f"text_string must be a str, got {describe(text_string)}")
+        self._core().add_text(tag, text_string, _step(global_step), _walltime(walltime))
+
+    # -- histograms and tensors -----------------------------------------------------------
+
+    def add_histogram(
+        self,
+        tag: str,
+        values: Any,
+        global_step: Any = None,
+        bins: Any = DEFAULT_BINS,
+        walltime: Any = None,
+        max_bins: Optional[int] = None,
+    ) -> None:
+        """Logs a histogram of `values`, binned on the background thread.
+
+        ``bins``: "tensorflow" (torch's default exponential edges), an int, explicit
+        edges, or a numpy strategy name ("auto", "fd", ...).
+        """
+        check_tag(tag)
+        array, code = array_for_core(values, "values")
+        if array.size == 0:
+            raise ValueError(f"values: the input has no element (shape {array.shape})")
+        edges = resolve_edges(bins, array, code)
+        if max_bins is not None:
+            if isinstance(max_bins, bool) or not isinstance(max_bins, int) or max_bins < 1:
+                raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
+        self._core().add_histogram(
+            tag, array, code, edges, max_bins, _step(global_step), _walltime(walltime)
+        )
+
+    def add_histogram_raw(
+        self,
+        tag: str,
+        min: float,
+        max: float,
+        num: int,
+        sum: float,
+        sum_squares: float,
+        bucket_limits: Any,
+        bucket_counts: Any,
+        global_step: Any = None,
+        walltime: Any = None,
+    ) -> None:
+        """Logs a histogram whose statistics and buckets are already computed."""
+        check_tag(tag)
+        limits = to_numpy(bucket_limits, "bucket_limits").astype(float).ravel().tolist()
+        counts = to_numpy(bucket_counts, "bucket_counts").astype(float).ravel().tolist()
+        if len(limits) != len(counts):
+            raise ValueError(
+                "len(bucket_limits) != len(bucket_counts), see the document: "
+                f"{len(limits)} != {len(counts)}"
+            )
+        stats = [
+            scalar_to_float(v, n)
+            for v, n in (
+                (min, "min"),
+                (max, "max"),
+                (num, "num"),
+                (sum, "sum"),
+                (sum_squares, "sum_squares"),
+            )
+        ]
+        self._core().add_histogram_raw(
+            tag, *stats, limits, counts, _step(global_step), _walltime(walltime)
+        )
+
+    def add_tensor(
+        self, tag: str, tensor: Any, global_step: Any = None, walltime: Any = None
+    ) -> None:
+        """Logs a whole tensor (torch's ``tensor`` plugin; TensorBoard shows nothing)."""
+        check_tag(tag)
+        array, code = array_for_core(tensor, "tensor")
+        if array.nbytes >= _TWO_GIB:
+            raise ValueError(
+                f"tensor: {array.nbytes} bytes is beyond protocol buffers' 2 GiB limit "
+                f"(shape {array.shape})"
+            )
+        self._core().add_tensor(tag, array, code, _step(global_step), _walltime(walltime))
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Returns once every event added so far is written and fsync'd."""
+        if self.all_writers is None:
+            return
+        for writer in list(self.all_writers.values()):
+            writer.flush()
+
+    def close(self) -> None:
+        """Flushes and closes every file. Idempotent; a later ``add_*`` opens a new file."""
+        if self.all_writers is None:
+            return
+        writers = list(self.all_writers.values())
+        self.file_writer = self.all_writers = None
+        errors = []
+        for writer in writers:
+            try:
+                writer.close()
+            except OSError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    def __enter__(self) -> SummaryWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

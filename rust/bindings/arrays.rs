@@ -1,0 +1,97 @@
+//! Copying a caller's array (anything exporting a C-contiguous buffer) into a `RawArray`.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+use crate::raw_array::{DType, RawArray};
+
+/// Arrays larger than this are copied with the GIL released.
+const COPY_WITHOUT_GIL_BYTES: usize = 1 << 20;
+
+/// Snapshots `array` (a C-contiguous buffer whose elements are `dtype_code`).
+pub fn copy_array(
+    py: Python<'_>,
+    array: &Bound<'_, PyAny>,
+    dtype_code: &str,
+    arg_name: &str,
+) -> PyResult<RawArray> {
+    let dtype = DType::from_code(dtype_code)?;
+    let view = BufferView::new(array, arg_name)?;
+    let shape = view.shape();
+    let bytes = view.bytes();
+    let copy = |bytes: &[u8]| RawArray::copy_from(dtype, shape.clone(), bytes);
+    let raw = if bytes.len() >= COPY_WITHOUT_GIL_BYTES {
+        // The buffer view keeps the exporter alive and its memory pinned meanwhile.
+        let addr = bytes.as_ptr() as usize;
+        let len = bytes.len();
+        py.detach(move || {
+            // SAFETY: the view above outlives this closure and exports `len` bytes.
+            let bytes = unsafe { std::slice::from_raw_parts(addr as *const u8, len) };
+            copy(bytes)
+        })
+    } else {
+        copy(bytes)
+    }?;
+    Ok(raw)
+}
+
+/// An exported buffer, released on drop.
+struct BufferView {
+    view: ffi::Py_buffer,
+}
+
+impl BufferView {
+    fn new(obj: &Bound<'_, PyAny>, arg_name: &str) -> PyResult<BufferView> {
+        let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::zeroed();
+        // SAFETY: `view` is writable storage for one Py_buffer; on success it is filled
+        // and later released exactly once in Drop.
+        let rc = unsafe {
+            ffi::PyObject_GetBuffer(obj.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_C_CONTIGUOUS)
+        };
+        if rc != 0 {
+            let cause = PyErr::fetch(obj.py());
+            let err = PyValueError::new_err(format!(
+                "{arg_name}: expected a C-contiguous array, got {}",
+                obj.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ));
+            err.set_cause(obj.py(), Some(cause));
+            return Err(err);
+        }
+        // SAFETY: PyObject_GetBuffer succeeded, so the struct is initialized.
+        Ok(BufferView {
+            view: unsafe { view.assume_init() },
+        })
+    }
+
+    fn shape(&self) -> Vec<i64> {
+        let ndim = self.view.ndim.max(0) as usize;
+        if self.view.shape.is_null() || ndim == 0 {
+            return Vec::new();
+        }
+        // SAFETY: with PyBUF_ND requested, `shape` points to `ndim` Py_ssize_t values.
+        unsafe { std::slice::from_raw_parts(self.view.shape, ndim) }
+            .iter()
+            .map(|&d| d as i64)
+            .collect()
+    }
+
+    fn bytes(&self) -> &[u8] {
+        if self.view.buf.is_null() || self.view.len <= 0 {
+            return &[];
+        }
+        // SAFETY: a C-contiguous buffer exports `len` readable bytes at `buf`.
+        unsafe { std::slice::from_raw_parts(self.view.buf as *const u8, self.view.len as usize) }
+    }
+}
+
+impl Drop for BufferView {
+    fn drop(&mut self) {
+        // SAFETY: the view was obtained from PyObject_GetBuffer and is released once;
+        // BufferView never leaves the thread holding the GIL.
+        unsafe { ffi::PyBuffer_Release(&mut self.view) }
+    }
+}

@@ -1,0 +1,28 @@
+//! The one place where core errors become Python exceptions.
+
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::PyErr;
+
+use crate::error::FerroError;
+
+impl From<FerroError> for PyErr {
+    fn from(err: FerroError) -> PyErr {
+        match &err {
+            FerroError::InvalidArgument(_) => PyValueError::new_err(err.to_string()),
+            FerroError::Io { source, .. } => match source.raw_os_error() {
+                // OSError(errno, message, filename) lets Python pick the subclass
+                // (FileNotFoundError, PermissionError, ...) and keeps `.filename`.
+                Some(code) => {
+                    let filename = match &err {
+                        FerroError::Io { path, .. } => path.display().to_string(),
+                        _ => String::new(),
+                    };
+                    PyOSError::new_err((code, err.to_string(), filename))
+                }
+                None => PyOSError::new_err(err.to_string()),
+            },
+            FerroError::Closed(_) => PyRuntimeError::new_err(err.to_string()),
+            FerroError::Worker { .. } => PyRuntimeError::new_err(err.to_string()),
+        }
+    }
+}

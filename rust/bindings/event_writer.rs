@@ -1,0 +1,290 @@
+//! `ferroboard._core.EventWriter`: one event file and its background worker.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+use super::arrays::copy_array;
+use crate::event_file::now_secs;
+use crate::histogram::Bins;
+use crate::job::{Job, JobKind};
+use crate::proto::{Event, EventWhat, HistogramProto, SessionLog, SessionStatus};
+use crate::writer::{EventWriter, WriterConfig};
+
+/// Default byte budget for accepted-but-unwritten work before callers block.
+const DEFAULT_MAX_PENDING_BYTES: usize = 1 << 30;
+
+#[pyclass(name = "EventWriter", module = "ferroboard._core", frozen)]
+pub struct PyEventWriter {
+    inner: EventWriter,
+}
+
+fn text_arg<'a>(value: &'a Bound<'_, PyString>, name: &str) -> PyResult<std::borrow::Cow<'a, str>> {
+    value.to_cow().map_err(|_| {
+        PyValueError::new_err(format!(
+            "{name} must be valid Unicode (no lone surrogates), got {}",
+            value.repr().map(|r| r.to_string()).unwrap_or_default()
+        ))
+    })
+}
+
+fn wall_time(walltime: Option<f64>) -> PyResult<f64> {
+    match walltime {
+        None => Ok(now_secs()),
+        Some(w) if w.is_finite() => Ok(w),
+        Some(w) => Err(PyValueError::new_err(format!(
+            "walltime must be a finite number of seconds, got {w}"
+        ))),
+    }
+}
+
+impl PyEventWriter {
+    fn submit(
+        &self,
+        py: Python<'_>,
+        step: Option<i64>,
+        walltime: Option<f64>,
+        kind: JobKind,
+    ) -> PyResult<()> {
+        let job = Job {
+            step,
+            wall_time: wall_time(walltime)?,
+            kind,
+        };
+        match self.inner.try_submit(job)? {
+            None => Ok(()),
+            Some(job) => Ok(py.detach(|| self.inner.submit_blocking(job))?),
+        }
+    }
+}
+
+#[pymethods]
+impl PyEventWriter {
+    #[new]
+    #[pyo3(signature = (logdir, filename_suffix="", max_queue=10, flush_secs=120.0, max_pending_bytes=DEFAULT_MAX_PENDING_BYTES))]
+    fn new(
+        py: Python<'_>,
+        logdir: std::path::PathBuf,
+        filename_suffix: &str,
+        max_queue: usize,
+        flush_secs: f64,
+        max_pending_bytes: usize,
+    ) -> PyResult<Self> {
+        if flush_secs.is_nan() || flush_secs <= 0.0 {
+            return Err(PyValueError::new_err(format!(
+                "flush_secs must be a positive number, got {flush_secs}"
+            )));
+        }
+        let config = WriterConfig {
+            dir: logdir,
+            filename_suffix: filename_suffix.to_owned(),
+            max_queue,
+            flush_secs,
+            max_pending_bytes,
+        };
+        let inner = py.detach(|| EventWriter::open(config))?;
+        Ok(PyEventWriter { inner })
+    }
+
+    /// Path of the event file.
+    #[getter]
+    fn path(&self) -> String {
+        self.inner.path().display().to_string()
+    }
+
+    #[pyo3(signature = (tag, value, step=None, walltime=None, new_style=false, double_precision=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_scalar(
+        &self,
+        py: Python<'_>,
+        tag: &Bound<'_, PyString>,
+        value: f64,
+        step: Option<i64>,
+        walltime: Option<f64>,
+        new_style: bool,
+        double_precision: bool,
+    ) -> PyResult<()> {
+        let tag = text_arg(tag, "tag")?.into_owned();
+        self.submit(
+            py,
+            step,
+            walltime,
+            JobKind::Scalar {
+                tag,
+                value,
+                new_style,
+                double_precision,
+            },
+        )
+    }
+
+    #[pyo3(signature = (tag, text, step=None, walltime=None))]
+    fn add_text(
+        &self,
+        py: Python<'_>,
+        tag: &Bound<'_, PyString>,
+        text: &Bound<'_, PyString>,
+        step: Option<i64>,
+        walltime: Option<f64>,
+    ) -> PyResult<()> {
+        let tag = text_arg(tag, "tag")?.into_owned();
+        let text = text_arg(text, "text_string")?.into_owned();
+        self.submit(py, step, walltime, JobKind::Text { tag, text })
+    }
+
+    /// `values` is C-contiguous with element type `dtype` (numpy's code without byte
+    /// order, or "bf16"); `edges` None means torch's default edges.
+    #[pyo3(signature = (tag, values, dtype, edges=None, max_bins=None, step=None, walltime=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_histogram(
+        &self,
+        py: Python<'_>,
+        tag: &Bound<'_, PyString>,
+        values: &Bound<'_, PyAny>,
+        dtype: &str,
+        edges: Option<Vec<f64>>,
+        max_bins: Option<usize>,
+        step: Option<i64>,
+        walltime: Option<f64>,
+    ) -> PyResult<()> {
+        let tag = text_arg(tag, "tag")?.into_owned();
+        let values = copy_array(py, values, dtype, "values")?;
+        if values.is_empty() {
+            return Err(PyValueError::new_err("values: the input has no element"));
+        }
+        let bins = match edges {
+            None => Bins::Default,
+            Some(e) => {
+                if e.len() < 2 || e.iter().any(|v| v.is_nan()) || e.windows(2).any(|w| w[0] > w[1])
+                {
+                    return Err(PyValueError::new_err(
+                        "bins must increase monotonically and have at least 2 edges",
+                    ));
+                }
+                Bins::Edges(e)
+            }
+        };
+        self.submit(
+            py,
+            step,
+            walltime,
+            JobKind::Histogram {
+                tag,
+                values,
+                bins,
+                max_bins,
+            },
+        )
+    }
+
+    #[pyo3(signature = (tag, min, max, num, sum, sum_squares, bucket_limits, bucket_counts, step=None, walltime=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_histogram_raw(
+        &self,
+        py: Python<'_>,
+        tag: &Bound<'_, PyString>,
+        min: f64,
+        max: f64,
+        num: f64,
+        sum: f64,
+        sum_squares: f64,
+        bucket_limits: Vec<f64>,
+        bucket_counts: Vec<f64>,
+        step: Option<i64>,
+        walltime: Option<f64>,
+    ) -> PyResult<()> {
+        let tag = text_arg(tag, "tag")?.into_owned();
+        if bucket_limits.len() != bucket_counts.len() {
+            return Err(PyValueError::new_err(format!(
+                "len(bucket_limits) != len(bucket_counts): {} != {}",
+                bucket_limits.len(),
+                bucket_counts.len()
+            )));
+        }
+        let proto = HistogramProto {
+            min,
+            max,
+            num,
+            sum,
+            sum_squares,
+            bucket_limit: bucket_limits,
+            bucket: bucket_counts,
+        };
+        self.submit(py, step, walltime, JobKind::HistogramRaw { tag, proto })
+    }
+
+    #[pyo3(signature = (tag, values, dtype, step=None, walltime=None))]
+    fn add_tensor(
+        &self,
+        py: Python<'_>,
+        tag: &Bound<'_, PyString>,
+        values: &Bound<'_, PyAny>,
+        dtype: &str,
+        step: Option<i64>,
+        walltime: Option<f64>,
+    ) -> PyResult<()> {
+        let tag = text_arg(tag, "tag")?.into_owned();
+        let values = copy_array(py, values, dtype, "tensor")?;
+        self.submit(py, step, walltime, JobKind::Tensor { tag, values })
+    }
+
+    /// A serialized `Summary` proto (from torch's, tensorboardX's or any protobuf).
+    #[pyo3(signature = (summary, step=None, walltime=None))]
+    fn add_summary_bytes(
+        &self,
+        py: Python<'_>,
+        summary: Vec<u8>,
+        step: Option<i64>,
+        walltime: Option<f64>,
+    ) -> PyResult<()> {
+        self.submit(py, step, walltime, JobKind::SummaryBytes(summary))
+    }
+
+    /// A serialized `Event` proto; wall time and (if given) step override its own.
+    #[pyo3(signature = (event, step=None, walltime=None))]
+    fn add_event_bytes(
+        &self,
+        py: Python<'_>,
+        event: Vec<u8>,
+        step: Option<i64>,
+        walltime: Option<f64>,
+    ) -> PyResult<()> {
+        self.submit(py, step, walltime, JobKind::EventBytes(event))
+    }
+
+    /// torch's `purge_step` markers: a file-version event and a SessionLog START, both
+    /// at `step`, which make TensorBoard hide older events with larger steps.
+    fn add_purge_markers(&self, py: Python<'_>, step: i64) -> PyResult<()> {
+        let version = Event {
+            step,
+            what: Some(EventWhat::FileVersion("brain.Event:2".into())),
+            ..Default::default()
+        };
+        let start = Event {
+            step,
+            what: Some(EventWhat::SessionLog(SessionLog {
+                status: SessionStatus::Start as i32,
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        self.submit(py, None, None, JobKind::Event(Box::new(version)))?;
+        self.submit(py, None, None, JobKind::Event(Box::new(start)))
+    }
+
+    /// Returns when every event accepted before the call is written and fsync'd.
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        Ok(py.detach(|| self.inner.flush())?)
+    }
+
+    /// Flushes and stops the worker. Idempotent.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        Ok(py.detach(|| self.inner.close())?)
+    }
+
+    /// Events accepted so far.
+    #[getter]
+    fn accepted(&self) -> u64 {
+        self.inner.accepted()
+    }
+}

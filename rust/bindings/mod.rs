@@ -1,0 +1,23 @@
+//! The Python module `ferroboard._core`. PyO3 appears only under this directory.
+//!
+//! Every method follows the same path: borrow the caller's data, copy it, release the
+//! GIL only when there is something slow to wait for, enqueue.
+
+mod arrays;
+mod errors;
+mod event_writer;
+mod reader;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<event_writer::PyEventWriter>()?;
+    m.add_function(wrap_pyfunction!(reader::read_records, m)?)?;
+    m.add_function(wrap_pyfunction!(reader::default_bucket_edges, m)?)?;
+    m.add(
+        "BATCH_WINDOW_SECS",
+        crate::writer::BATCH_WINDOW.as_secs_f64(),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,325 @@
+//! Work handed from the caller to the worker, and how each job becomes an Event.
+//!
+//! Everything here runs on the worker thread: binning, tensor conversion, protobuf
+//! serialization. The caller only builds a `Job` from copied inputs.
+
+use prost::Message;
+
+use crate::error::FerroError;
+use crate::histogram::{histogram, Bins};
+use crate::proto::plugins::TextPluginData;
+use crate::proto::{
+    summary_value, DataType, Event, EventWhat, HistogramProto, Summary, SummaryMetadata,
+    SummaryValue, TensorProto, TensorShapeProto,
+};
+use crate::raw_array::{DType, RawArray};
+
+/// A unit of work with the event's step and wall time fixed at call time.
+pub struct Job {
+    pub step: Option<i64>,
+    pub wall_time: f64,
+    pub kind: JobKind,
+}
+
+pub enum JobKind {
+    Scalar {
+        tag: String,
+        value: f64,
+        /// torch's `new_style`: a scalar tensor with the `scalars` plugin.
+        new_style: bool,
+        double_precision: bool,
+    },
+    Text {
+        tag: String,
+        text: String,
+    },
+    Histogram {
+        tag: String,
+        values: RawArray,
+        bins: Bins,
+        max_bins: Option<usize>,
+    },
+    HistogramRaw {
+        tag: String,
+        proto: HistogramProto,
+    },
+    Tensor {
+        tag: String,
+        values: RawArray,
+    },
+    /// A serialized `Summary` from any protobuf library; wrapped in an Event as is.
+    SummaryBytes(Vec<u8>),
+    /// A serialized `Event`; the job's wall time (and step, if given) override its own.
+    EventBytes(Vec<u8>),
+    /// An Event built by the core itself (purge_step markers).
+    Event(Box<Event>),
+}
+
+impl Job {
+    /// Bytes this job holds, for the writer's memory budget.
+    pub fn cost(&self) -> usize {
+        64 + match &self.kind {
+            JobKind::Scalar { tag, .. } => tag.len(),
+            JobKind::Text { tag, text } => tag.len() + text.len(),
+            JobKind::Histogram { tag, values, .. } | JobKind::Tensor { tag, values } => {
+                tag.len() + values.nbytes()
+            }
+            JobKind::HistogramRaw { tag, proto } => tag.len() + 16 * proto.bucket.len(),
+            JobKind::SummaryBytes(b) | JobKind::EventBytes(b) => b.len(),
+            JobKind::Event(e) => e.encoded_len(),
+        }
+    }
+
+    /// Serializes the job's Event.
+    pub fn encode(self) -> Result<Vec<u8>, FerroError> {
+        let step = self.step.unwrap_or(0);
+        let value = match self.kind {
+            JobKind::SummaryBytes(summary) => {
+                return Ok(wrap_summary_bytes(self.wall_time, step, &summary))
+            }
+            JobKind::EventBytes(mut bytes) => {
+                // Later fields win when a protobuf message is parsed, so appending the
+                // overrides is the same as setting them, and keeps unknown fields intact.
+                prost::encoding::double::encode(1, &self.wall_time, &mut bytes);
+                if let Some(step) = self.step {
+                    prost::encoding::int64::encode(2, &step, &mut bytes);
+                }
+                return Ok(bytes);
+            }
+            JobKind::Event(mut event) => {
+                event.wall_time = self.wall_time;
+                return Ok(event.encode_to_vec());
+            }
+            JobKind::Scalar {
+                tag,
+                value,
+                new_style,
+                double_precision,
+            } => scalar_value(tag, value, new_style, double_precision),
+            JobKind::Text { tag, text } => text_value(tag, text),
+            JobKind::Histogram {
+                tag,
+                values,
+                bins,
+                max_bins,
+            } => SummaryValue {
+                tag,
+                value: Some(summary_value::Value::Histo(histogram(
+                    &values, &bins, max_bins,
+                )?)),
+                ..Default::default()
+            },
+            JobKind::HistogramRaw { tag, proto } => SummaryValue {
+                tag,
+                value: Some(summary_value::Value::Histo(proto)),
+                ..Default::default()
+            },
+            JobKind::Tensor { tag, values } => SummaryValue {
+                tag,
+                metadata: Some(SummaryMetadata::for_plugin("tensor", Vec::new())),
+                value: Some(summary_value::Value::Tensor(tensor_proto(&values))),
+                ..Default::default()
+            },
+        };
+        Ok(Event {
+            wall_time: self.wall_time,
+            step,
+            what: Some(EventWhat::Summary(Summary { value: vec![value] })),
+            source_metadata: None,
+        }
+        .encode_to_vec())
+    }
+}
+
+fn wrap_summary_bytes(wall_time: f64, step: i64, summary: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(summary.len() + 24);
+    prost::encoding::double::encode(1, &wall_time, &mut out);
+    if step != 0 {
+        prost::encoding::int64::encode(2, &step, &mut out);
+    }
+    prost::encoding::encode_key(5, prost::encoding::WireType::LengthDelimited, &mut out);
+    prost::encoding::encode_varint(summary.len() as u64, &mut out);
+    out.extend_from_slice(summary);
+    out
+}
+
+fn scalar_value(tag: String, value: f64, new_style: bool, double_precision: bool) -> SummaryValue {
+    if !new_style {
+        return SummaryValue {
+            tag,
+            value: Some(summary_value::Value::SimpleValue(value as f32)),
+            ..Default::default()
+        };
+    }
+    let tensor = if double_precision {
+        TensorProto {
+            dtype: DataType::DtDouble as i32,
+            double_val: vec![value],
+            ..Default::default()
+        }
+    } else {
+        TensorProto {
+            dtype: DataType::DtFloat as i32,
+            float_val: vec![value as f32],
+            ..Default::default()
+        }
+    };
+    SummaryValue {
+        tag,
+        metadata: Some(SummaryMetadata::for_plugin("scalars", Vec::new())),
+        value: Some(summary_value::Value::Tensor(tensor)),
+        ..Default::default()
+    }
+}
+
+fn text_value(tag: String, text: String) -> SummaryValue {
+    SummaryValue {
+        tag: tag + "/text_summary",
+        metadata: Some(SummaryMetadata::for_plugin(
+            "text",
+            TextPluginData { version: 0 }.encode_to_vec(),
+        )),
+        value: Some(summary_value::Value::Tensor(TensorProto {
+            dtype: DataType::DtString as i32,
+            tensor_shape: Some(TensorShapeProto::from_dims(&[1])),
+            string_val: vec![text.into_bytes()],
+            ..Default::default()
+        })),
+        ..Default::default()
+    }
+}
+
+/// torch's `tensor_proto`: dtype and value field chosen by element type, shape kept.
+/// Half and bfloat16 store their own 16-bit patterns in `half_val`, as TensorFlow
+/// defines it (torch stores float32 bit patterns there: a documented deviation).
+fn tensor_proto(values: &RawArray) -> TensorProto {
+    let mut t = TensorProto {
+        tensor_shape: Some(TensorShapeProto::from_dims(&values.shape)),
+        ..Default::default()
+    };
+    let (dtype, ()) = match values.dtype {
+        DType::Float32 => (
+            DataType::DtFloat,
+            t.float_val = values.typed::<f32>().to_vec(),
+        ),
+        DType::Float64 => (
+            DataType::DtDouble,
+            t.double_val = values.typed::<f64>().to_vec(),
+        ),
+        DType::Float16 => (DataType::DtHalf, t.half_val = halfs(values)),
+        DType::BFloat16 => (DataType::DtBfloat16, t.half_val = halfs(values)),
+        DType::Int8 => (
+            DataType::DtInt8,
+            t.int_val = values.typed::<i8>().iter().map(|&v| v.into()).collect(),
+        ),
+        DType::Int16 => (
+            DataType::DtInt16,
+            t.int_val = values.typed::<i16>().iter().map(|&v| v.into()).collect(),
+        ),
+        DType::Int32 => (
+            DataType::DtInt32,
+            t.int_val = values.typed::<i32>().to_vec(),
+        ),
+        DType::Int64 => (
+            DataType::DtInt64,
+            t.int64_val = values.typed::<i64>().to_vec(),
+        ),
+        DType::UInt8 => (
+            DataType::DtUint8,
+            t.uint32_val = values.typed::<u8>().iter().map(|&v| v.into()).collect(),
+        ),
+        DType::UInt16 => (
+            DataType::DtUint16,
+            t.int_val = values.typed::<u16>().iter().map(|&v| v.into()).collect(),
+        ),
+        DType::UInt32 => (
+            DataType::DtUint32,
+            t.uint32_val = values.typed::<u32>().to_vec(),
+        ),
+        DType::UInt64 => (
+            DataType::DtUint64,
+            t.uint64_val = values.typed::<u64>().to_vec(),
+        ),
+        DType::Bool => (
+            DataType::DtBool,
+            t.bool_val = values.typed::<u8>().iter().map(|&v| v != 0).collect(),
+        ),
+    };
+    t.dtype = dtype as i32;
+    t
+}
+
+fn halfs(values: &RawArray) -> Vec<i32> {
+    values
+        .typed::<u16>()
+        .iter()
+        .map(|&v| i32::from(v))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(bytes: &[u8]) -> Event {
+        Event::decode(bytes).unwrap()
+    }
+
+    #[test]
+    fn scalar_event_has_simple_value_and_step() {
+        let job = Job {
+            step: Some(7),
+            wall_time: 12.5,
+            kind: JobKind::Scalar {
+                tag: "loss".into(),
+                value: 0.25,
+                new_style: false,
+                double_precision: false,
+            },
+        };
+        let e = decode(&job.encode().unwrap());
+        assert_eq!((e.step, e.wall_time), (7, 12.5));
+        let Some(EventWhat::Summary(s)) = e.what else {
+            panic!("no summary")
+        };
+        assert_eq!(s.value[0].tag, "loss");
+        assert_eq!(
+            s.value[0].value,
+            Some(summary_value::Value::SimpleValue(0.25))
+        );
+    }
+
+    #[test]
+    fn summary_bytes_are_wrapped_unchanged() {
+        let summary = Summary {
+            value: vec![text_value("t".into(), "hello".into())],
+        };
+        let bytes = summary.encode_to_vec();
+        let job = Job {
+            step: Some(3),
+            wall_time: 1.0,
+            kind: JobKind::SummaryBytes(bytes),
+        };
+        let e = decode(&job.encode().unwrap());
+        assert_eq!(e.step, 3);
+        assert_eq!(e.what, Some(EventWhat::Summary(summary)));
+    }
+
+    #[test]
+    fn event_bytes_get_wall_time_and_step_overridden() {
+        let original = Event {
+            wall_time: 5.0,
+            step: 1,
+            what: Some(EventWhat::FileVersion("x".into())),
+            source_metadata: None,
+        };
+        let job = Job {
+            step: Some(9),
+            wall_time: 6.0,
+            kind: JobKind::EventBytes(original.encode_to_vec()),
+        };
+        let e = decode(&job.encode().unwrap());
+        assert_eq!((e.wall_time, e.step), (6.0, 9));
+        assert_eq!(e.what, original.what);
+    }
+}

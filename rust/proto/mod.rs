@@ -1,0 +1,19 @@
+//! Protobuf messages of TensorBoard's event files, written as prost derives.
+//!
+//! They are written by hand rather than generated so that building the wheel needs no
+//! `protoc`. Field numbers and types follow TensorBoard 2.21's descriptors
+//! (`tensorboard/compat/proto/*.proto` and the plugin `plugin_data.proto` files);
+//! package names do not matter on the wire, only numbers and types do.
+
+// Oneofs mirror the protos; boxing variants would only add allocations.
+#![allow(clippy::large_enum_variant)]
+
+pub mod event;
+pub mod graph;
+pub mod plugins;
+pub mod summary;
+pub mod tensor;
+
+pub use event::*;
+pub use summary::*;
+pub use tensor::*;

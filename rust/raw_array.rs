@@ -1,0 +1,220 @@
+//! A snapshot of a caller's array: dtype, shape and an aligned copy of its bytes.
+//!
+//! The caller thread only copies; every interpretation of the bytes happens on the worker.
+
+use crate::error::FerroError;
+
+/// Element types the core understands. `Float16`/`BFloat16` travel as raw 16-bit words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    Bool,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    UInt8,
+    UInt16,
+    UInt32,
+    UInt64,
+    Float16,
+    BFloat16,
+    Float32,
+    Float64,
+}
+
+impl DType {
+    /// Parses numpy's `dtype.str` codes without the byte-order character
+    /// (`"f4"`, `"i8"`, `"b1"`, ...), plus `"bf16"` for torch's bfloat16 bits.
+    pub fn from_code(code: &str) -> Result<DType, FerroError> {
+        Ok(match code {
+            "b1" => DType::Bool,
+            "i1" => DType::Int8,
+            "i2" => DType::Int16,
+            "i4" => DType::Int32,
+            "i8" => DType::Int64,
+            "u1" => DType::UInt8,
+            "u2" => DType::UInt16,
+            "u4" => DType::UInt32,
+            "u8" => DType::UInt64,
+            "f2" => DType::Float16,
+            "bf16" => DType::BFloat16,
+            "f4" => DType::Float32,
+            "f8" => DType::Float64,
+            other => {
+                return Err(FerroError::InvalidArgument(format!(
+                    "unsupported dtype code {other:?}"
+                )))
+            }
+        })
+    }
+
+    pub fn item_size(self) -> usize {
+        match self {
+            DType::Bool | DType::Int8 | DType::UInt8 => 1,
+            DType::Int16 | DType::UInt16 | DType::Float16 | DType::BFloat16 => 2,
+            DType::Int32 | DType::UInt32 | DType::Float32 => 4,
+            DType::Int64 | DType::UInt64 | DType::Float64 => 8,
+        }
+    }
+}
+
+/// An owned, 8-byte-aligned copy of native-endian array data.
+pub struct RawArray {
+    pub dtype: DType,
+    pub shape: Vec<i64>,
+    words: Vec<u64>,
+    len: usize,
+}
+
+impl RawArray {
+    /// Copies `bytes` (the caller's buffer) into aligned storage.
+    pub fn copy_from(dtype: DType, shape: Vec<i64>, bytes: &[u8]) -> Result<RawArray, FerroError> {
+        let elements: i64 = shape.iter().product();
+        let expected = (elements.max(0) as usize) * dtype.item_size();
+        if bytes.len() != expected {
+            return Err(FerroError::InvalidArgument(format!(
+                "array of shape {shape:?} and dtype {dtype:?} needs {expected} bytes, got {}",
+                bytes.len()
+            )));
+        }
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        bytemuck_copy(&mut words, bytes);
+        Ok(RawArray {
+            dtype,
+            shape,
+            words,
+            len: bytes.len() / dtype.item_size(),
+        })
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes held (for the writer's memory budget).
+    pub fn nbytes(&self) -> usize {
+        self.words.len() * 8
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        let all = words_as_bytes(&self.words);
+        &all[..self.len * self.dtype.item_size()]
+    }
+
+    /// The elements as a typed slice; `T` must match `dtype`'s width.
+    pub fn typed<T: Plain>(&self) -> &[T] {
+        let bytes = self.bytes();
+        let n = bytes.len() / std::mem::size_of::<T>();
+        // SAFETY: `words` is 8-byte aligned, every `Plain` type has alignment <= 8 and
+        // accepts any bit pattern, and `n * size_of::<T>()` bytes are initialized.
+        unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), n) }
+    }
+}
+
+/// Types for which every bit pattern is a valid value (so bytes can be viewed as them).
+///
+/// # Safety
+/// Implementors must be plain old data with alignment at most 8.
+pub unsafe trait Plain: Copy {}
+unsafe impl Plain for u8 {}
+unsafe impl Plain for i8 {}
+unsafe impl Plain for u16 {}
+unsafe impl Plain for i16 {}
+unsafe impl Plain for u32 {}
+unsafe impl Plain for i32 {}
+unsafe impl Plain for u64 {}
+unsafe impl Plain for i64 {}
+unsafe impl Plain for f32 {}
+unsafe impl Plain for f64 {}
+
+fn words_as_bytes(words: &[u64]) -> &[u8] {
+    // SAFETY: u8 has alignment 1 and the byte length is exactly the words' size.
+    unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), words.len() * 8) }
+}
+
+fn bytemuck_copy(words: &mut [u64], bytes: &[u8]) {
+    // SAFETY: the destination holds at least `bytes.len()` bytes (rounded up to words)
+    // and the two buffers cannot overlap (one is freshly allocated).
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), words.as_mut_ptr().cast::<u8>(), bytes.len());
+    }
+}
+
+/// Calls `f` with every element converted to f64, as numpy's `astype(float)` would.
+pub fn for_each_f64(array: &RawArray, f: impl FnMut(f64)) {
+    with_f64_chunks(array, 0, array.len(), f)
+}
+
+/// Like [`for_each_f64`] over elements `start..end` only (for parallel chunks).
+pub fn with_f64_chunks(array: &RawArray, start: usize, end: usize, mut f: impl FnMut(f64)) {
+    macro_rules! each {
+        ($t:ty, $conv:expr) => {{
+            for &v in &array.typed::<$t>()[start..end] {
+                f($conv(v));
+            }
+        }};
+    }
+    match array.dtype {
+        DType::Bool => each!(u8, |v: u8| if v != 0 { 1.0 } else { 0.0 }),
+        DType::Int8 => each!(i8, f64::from),
+        DType::Int16 => each!(i16, f64::from),
+        DType::Int32 => each!(i32, f64::from),
+        DType::Int64 => each!(i64, |v: i64| v as f64),
+        DType::UInt8 => each!(u8, f64::from),
+        DType::UInt16 => each!(u16, f64::from),
+        DType::UInt32 => each!(u32, f64::from),
+        DType::UInt64 => each!(u64, |v: u64| v as f64),
+        DType::Float16 => each!(u16, |v: u16| half::f16::from_bits(v).to_f64()),
+        DType::BFloat16 => each!(u16, |v: u16| half::bf16::from_bits(v).to_f64()),
+        DType::Float32 => each!(f32, f64::from),
+        DType::Float64 => each!(f64, |v: f64| v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_and_converts_every_dtype() {
+        let data: Vec<u8> = [1.5f32, -2.0, 3.25]
+            .iter()
+            .flat_map(|v| v.to_ne_bytes())
+            .collect();
+        let a = RawArray::copy_from(DType::Float32, vec![3], &data).unwrap();
+        let mut out = Vec::new();
+        for_each_f64(&a, |v| out.push(v));
+        assert_eq!(out, vec![1.5, -2.0, 3.25]);
+
+        let halfs: Vec<u8> = [half::f16::from_f32(0.5), half::f16::from_f32(-65504.0)]
+            .iter()
+            .flat_map(|v| v.to_bits().to_ne_bytes())
+            .collect();
+        let a = RawArray::copy_from(DType::Float16, vec![2], &halfs).unwrap();
+        let mut out = Vec::new();
+        for_each_f64(&a, |v| out.push(v));
+        assert_eq!(out, vec![0.5, -65504.0]);
+
+        let bf: Vec<u8> = [half::bf16::from_f32(1e30)]
+            .iter()
+            .flat_map(|v| v.to_bits().to_ne_bytes())
+            .collect();
+        let a = RawArray::copy_from(DType::BFloat16, vec![1], &bf).unwrap();
+        let mut out = Vec::new();
+        for_each_f64(&a, |v| out.push(v));
+        assert!(
+            (out[0] - 1e30).abs() / 1e30 < 1e-2,
+            "bfloat16 keeps its range"
+        );
+    }
+
+    #[test]
+    fn rejects_wrong_byte_count() {
+        assert!(RawArray::copy_from(DType::Float64, vec![2], &[0u8; 8]).is_err());
+    }
+}
