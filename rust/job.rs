@@ -53,6 +53,17 @@ pub enum JobKind {
     EventBytes(Vec<u8>),
     /// An Event built by the core itself (purge_step markers).
     Event(Box<Event>),
+    /// Any other summary kind (images, audio, PR curves, ...): each encoder lives in its
+    /// own module and implements [`ValueEncoder`], so adding one never touches this file.
+    Values(Box<dyn ValueEncoder>),
+}
+
+/// Work that becomes one or more `Summary.Value`s on the worker thread.
+pub trait ValueEncoder: Send {
+    /// Bytes held by the job (for the writer's memory budget).
+    fn cost(&self) -> usize;
+    /// Runs the heavy work (binning, encoding) and returns the values of one Event.
+    fn encode(self: Box<Self>) -> Result<Vec<SummaryValue>, FerroError>;
 }
 
 impl Job {
@@ -67,6 +78,7 @@ impl Job {
             JobKind::HistogramRaw { tag, proto } => tag.len() + 16 * proto.bucket.len(),
             JobKind::SummaryBytes(b) | JobKind::EventBytes(b) => b.len(),
             JobKind::Event(e) => e.encoded_len(),
+            JobKind::Values(encoder) => encoder.cost(),
         }
     }
 
@@ -89,6 +101,9 @@ impl Job {
             JobKind::Event(mut event) => {
                 event.wall_time = self.wall_time;
                 return Ok(event.encode_to_vec());
+            }
+            JobKind::Values(encoder) => {
+                return Ok(summary_event(self.wall_time, step, encoder.encode()?))
             }
             JobKind::Scalar {
                 tag,
@@ -121,14 +136,19 @@ impl Job {
                 ..Default::default()
             },
         };
-        Ok(Event {
-            wall_time: self.wall_time,
-            step,
-            what: Some(EventWhat::Summary(Summary { value: vec![value] })),
-            source_metadata: None,
-        }
-        .encode_to_vec())
+        Ok(summary_event(self.wall_time, step, vec![value]))
     }
+}
+
+/// A serialized Event carrying `values` as its Summary.
+pub fn summary_event(wall_time: f64, step: i64, values: Vec<SummaryValue>) -> Vec<u8> {
+    Event {
+        wall_time,
+        step,
+        what: Some(EventWhat::Summary(Summary { value: values })),
+        source_metadata: None,
+    }
+    .encode_to_vec()
 }
 
 fn wrap_summary_bytes(wall_time: f64, step: i64, summary: &[u8]) -> Vec<u8> {

@@ -24,6 +24,8 @@ from .conversions import (
 )
 from .file_writer import DEFAULT_MAX_PENDING_BYTES, FileWriter, PathLike
 from .histogram_bins import DEFAULT_BINS, default_bins, resolve_edges
+from .media import MediaMixin
+from .plugins import PluginsMixin
 
 _TWO_GIB = 1 << 31
 
@@ -50,7 +52,7 @@ def _walltime(walltime: Any) -> Optional[float]:
     return as_walltime(walltime)
 
 
-class SummaryWriter:
+class SummaryWriter(MediaMixin, PluginsMixin):
     """Writes TensorBoard event files; a drop-in for torch's and tensorboardX's writer.
 
     Args:

@@ -19,7 +19,7 @@ pub struct PyEventWriter {
     inner: EventWriter,
 }
 
-fn text_arg<'a>(value: &'a Bound<'_, PyString>, name: &str) -> PyResult<std::borrow::Cow<'a, str>> {
+pub(crate) fn text_arg<'a>(value: &'a Bound<'_, PyString>, name: &str) -> PyResult<std::borrow::Cow<'a, str>> {
     value.to_cow().map_err(|_| {
         PyValueError::new_err(format!(
             "{name} must be valid Unicode (no lone surrogates), got {}",
@@ -39,7 +39,9 @@ fn wall_time(walltime: Option<f64>) -> PyResult<f64> {
 }
 
 impl PyEventWriter {
-    fn submit(
+    /// Enqueues `kind`; blocks (without the GIL) only while the byte budget is full.
+    /// Other binding modules add their `#[pymethods]` blocks on top of this.
+    pub(crate) fn submit(
         &self,
         py: Python<'_>,
         step: Option<i64>,
