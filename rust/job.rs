@@ -21,9 +21,14 @@ pub struct Job {
     pub kind: JobKind,
 }
 
+/// Tags up to 24 bytes live inline: the hot path allocates nothing per scalar.
+pub type Tag = compact_str::CompactString;
+
+/// Kept small (large payloads are boxed) because every queued job is moved between
+/// threads: fewer cache lines per `add_scalar`.
 pub enum JobKind {
     Scalar {
-        tag: String,
+        tag: Tag,
         value: f64,
         /// torch's `new_style`: a scalar tensor with the `scalars` plugin.
         new_style: bool,
@@ -33,20 +38,9 @@ pub enum JobKind {
         tag: String,
         text: String,
     },
-    Histogram {
-        tag: String,
-        values: RawArray,
-        bins: Bins,
-        max_bins: Option<usize>,
-    },
-    HistogramRaw {
-        tag: String,
-        proto: HistogramProto,
-    },
-    Tensor {
-        tag: String,
-        values: RawArray,
-    },
+    Histogram(Box<HistogramJob>),
+    HistogramRaw(Box<(String, HistogramProto)>),
+    Tensor(Box<(String, RawArray)>),
     /// A serialized `Summary` from any protobuf library; wrapped in an Event as is.
     SummaryBytes(Vec<u8>),
     /// A serialized `Event`; the job's wall time (and step, if given) override its own.
@@ -56,6 +50,13 @@ pub enum JobKind {
     /// Any other summary kind (images, audio, PR curves, ...): each encoder lives in its
     /// own module and implements [`ValueEncoder`], so adding one never touches this file.
     Values(Box<dyn ValueEncoder>),
+}
+
+pub struct HistogramJob {
+    pub tag: String,
+    pub values: RawArray,
+    pub bins: Bins,
+    pub max_bins: Option<usize>,
 }
 
 /// Work that becomes one or more `Summary.Value`s on the worker thread.
@@ -72,10 +73,9 @@ impl Job {
         64 + match &self.kind {
             JobKind::Scalar { tag, .. } => tag.len(),
             JobKind::Text { tag, text } => tag.len() + text.len(),
-            JobKind::Histogram { tag, values, .. } | JobKind::Tensor { tag, values } => {
-                tag.len() + values.nbytes()
-            }
-            JobKind::HistogramRaw { tag, proto } => tag.len() + 16 * proto.bucket.len(),
+            JobKind::Histogram(h) => h.tag.len() + h.values.nbytes(),
+            JobKind::Tensor(t) => t.0.len() + t.1.nbytes(),
+            JobKind::HistogramRaw(h) => h.0.len() + 16 * h.1.bucket.len(),
             JobKind::SummaryBytes(b) | JobKind::EventBytes(b) => b.len(),
             JobKind::Event(e) => e.encoded_len(),
             JobKind::Values(encoder) => encoder.cost(),
@@ -84,83 +84,124 @@ impl Job {
 
     /// Serializes the job's Event.
     pub fn encode(self) -> Result<Vec<u8>, FerroError> {
+        let mut out = Vec::new();
+        self.encode_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// Appends the job's serialized Event to `out` (no intermediate buffers). On error
+    /// `out` may hold a partial event; the caller truncates it away.
+    pub fn encode_into(self, out: &mut Vec<u8>) -> Result<(), FerroError> {
         let step = self.step.unwrap_or(0);
         let value = match self.kind {
-            JobKind::SummaryBytes(summary) => {
-                return Ok(wrap_summary_bytes(self.wall_time, step, &summary))
+            JobKind::Scalar {
+                tag,
+                value,
+                new_style: false,
+                ..
+            } => {
+                encode_simple_scalar_event(out, self.wall_time, step, &tag, value as f32);
+                return Ok(());
             }
-            JobKind::EventBytes(mut bytes) => {
+            JobKind::SummaryBytes(summary) => {
+                wrap_summary_bytes(out, self.wall_time, step, &summary);
+                return Ok(());
+            }
+            JobKind::EventBytes(bytes) => {
                 // Later fields win when a protobuf message is parsed, so appending the
                 // overrides is the same as setting them, and keeps unknown fields intact.
-                prost::encoding::double::encode(1, &self.wall_time, &mut bytes);
+                out.extend_from_slice(&bytes);
+                prost::encoding::double::encode(1, &self.wall_time, out);
                 if let Some(step) = self.step {
-                    prost::encoding::int64::encode(2, &step, &mut bytes);
+                    prost::encoding::int64::encode(2, &step, out);
                 }
-                return Ok(bytes);
+                return Ok(());
             }
             JobKind::Event(mut event) => {
                 event.wall_time = self.wall_time;
-                return Ok(event.encode_to_vec());
+                event.encode_raw(out);
+                return Ok(());
             }
             JobKind::Values(encoder) => {
-                return Ok(summary_event(self.wall_time, step, encoder.encode()?))
+                summary_event(out, self.wall_time, step, encoder.encode()?);
+                return Ok(());
             }
             JobKind::Scalar {
                 tag,
                 value,
                 new_style,
                 double_precision,
-            } => scalar_value(tag, value, new_style, double_precision),
+            } => scalar_value(tag.into_string(), value, new_style, double_precision),
             JobKind::Text { tag, text } => text_value(tag, text),
-            JobKind::Histogram {
-                tag,
-                values,
-                bins,
-                max_bins,
-            } => SummaryValue {
-                tag,
+            JobKind::Histogram(h) => SummaryValue {
                 value: Some(summary_value::Value::Histo(histogram(
-                    &values, &bins, max_bins,
+                    &h.values, &h.bins, h.max_bins,
                 )?)),
+                tag: h.tag,
                 ..Default::default()
             },
-            JobKind::HistogramRaw { tag, proto } => SummaryValue {
-                tag,
-                value: Some(summary_value::Value::Histo(proto)),
-                ..Default::default()
-            },
-            JobKind::Tensor { tag, values } => SummaryValue {
-                tag,
+            JobKind::HistogramRaw(h) => {
+                let (tag, proto) = *h;
+                SummaryValue {
+                    tag,
+                    value: Some(summary_value::Value::Histo(proto)),
+                    ..Default::default()
+                }
+            }
+            JobKind::Tensor(t) => SummaryValue {
                 metadata: Some(SummaryMetadata::for_plugin("tensor", Vec::new())),
-                value: Some(summary_value::Value::Tensor(tensor_proto(&values))),
+                value: Some(summary_value::Value::Tensor(tensor_proto(&t.1))),
+                tag: t.0,
                 ..Default::default()
             },
         };
-        Ok(summary_event(self.wall_time, step, vec![value]))
+        summary_event(out, self.wall_time, step, vec![value]);
+        Ok(())
     }
 }
 
-/// A serialized Event carrying `values` as its Summary.
-pub fn summary_event(wall_time: f64, step: i64, values: Vec<SummaryValue>) -> Vec<u8> {
+/// Appends a serialized Event carrying `values` as its Summary.
+pub fn summary_event(out: &mut Vec<u8>, wall_time: f64, step: i64, values: Vec<SummaryValue>) {
     Event {
         wall_time,
         step,
         what: Some(EventWhat::Summary(Summary { value: values })),
         source_metadata: None,
     }
-    .encode_to_vec()
+    .encode_raw(out)
 }
 
-fn wrap_summary_bytes(wall_time: f64, step: i64, summary: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(summary.len() + 24);
-    prost::encoding::double::encode(1, &wall_time, &mut out);
-    if step != 0 {
-        prost::encoding::int64::encode(2, &step, &mut out);
+/// `Event{wall_time, step, summary{value{tag, simple_value}}}` written field by field:
+/// the most common event, encoded without building any message.
+fn encode_simple_scalar_event(out: &mut Vec<u8>, wall_time: f64, step: i64, tag: &str, value: f32) {
+    use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
+    let value_len = 1 + encoded_len_varint(tag.len() as u64) + tag.len() + 5;
+    let summary_len = 1 + encoded_len_varint(value_len as u64) + value_len;
+    if wall_time != 0.0 {
+        prost::encoding::double::encode(1, &wall_time, out);
     }
-    prost::encoding::encode_key(5, prost::encoding::WireType::LengthDelimited, &mut out);
-    prost::encoding::encode_varint(summary.len() as u64, &mut out);
+    if step != 0 {
+        prost::encoding::int64::encode(2, &step, out);
+    }
+    encode_key(5, WireType::LengthDelimited, out); // Event.summary
+    encode_varint(summary_len as u64, out);
+    encode_key(1, WireType::LengthDelimited, out); // Summary.value
+    encode_varint(value_len as u64, out);
+    encode_key(1, WireType::LengthDelimited, out); // Value.tag
+    encode_varint(tag.len() as u64, out);
+    out.extend_from_slice(tag.as_bytes());
+    encode_key(2, WireType::ThirtyTwoBit, out); // Value.simple_value
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
+fn wrap_summary_bytes(out: &mut Vec<u8>, wall_time: f64, step: i64, summary: &[u8]) {
+    prost::encoding::double::encode(1, &wall_time, out);
+    if step != 0 {
+        prost::encoding::int64::encode(2, &step, out);
+    }
+    prost::encoding::encode_key(5, prost::encoding::WireType::LengthDelimited, out);
+    prost::encoding::encode_varint(summary.len() as u64, out);
     out.extend_from_slice(summary);
-    out
 }
 
 fn scalar_value(tag: String, value: f64, new_style: bool, double_precision: bool) -> SummaryValue {
@@ -307,6 +348,40 @@ mod tests {
             s.value[0].value,
             Some(summary_value::Value::SimpleValue(0.25))
         );
+    }
+
+    #[test]
+    fn direct_scalar_encoding_equals_prost() {
+        for (step, tag, value) in [
+            (0i64, "a", 0.0f32),
+            (5, "loss/train", -1.5),
+            (1 << 40, "ü", f32::NAN),
+        ] {
+            let mut direct = Vec::new();
+            encode_simple_scalar_event(&mut direct, 3.25, step, tag, value);
+            let via_prost = Event {
+                wall_time: 3.25,
+                step,
+                what: Some(EventWhat::Summary(Summary {
+                    value: vec![SummaryValue {
+                        tag: tag.into(),
+                        value: Some(summary_value::Value::SimpleValue(value)),
+                        ..Default::default()
+                    }],
+                })),
+                source_metadata: None,
+            }
+            .encode_to_vec();
+            assert_eq!(direct, via_prost, "step {step} tag {tag}");
+        }
+        let long_tag = "t".repeat(300);
+        let mut direct = Vec::new();
+        encode_simple_scalar_event(&mut direct, 1.0, 1, &long_tag, 2.0);
+        let e = decode(&direct);
+        let Some(EventWhat::Summary(s)) = e.what else {
+            panic!("no summary")
+        };
+        assert_eq!(s.value[0].tag, long_tag);
     }
 
     #[test]

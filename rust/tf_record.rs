@@ -16,6 +16,27 @@ pub fn append_record(out: &mut Vec<u8>, payload: &[u8]) {
     out.extend_from_slice(&masked_crc32c(payload).to_le_bytes());
 }
 
+/// Appends one framed record whose payload `write_payload` appends in place, so no
+/// separate payload buffer is needed. If it fails, `out` is restored.
+pub fn append_record_with<E>(
+    out: &mut Vec<u8>,
+    write_payload: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 12]);
+    if let Err(e) = write_payload(out) {
+        out.truncate(start);
+        return Err(e);
+    }
+    let len = (out.len() - start - 12) as u64;
+    let header = len.to_le_bytes();
+    out[start..start + 8].copy_from_slice(&header);
+    out[start + 8..start + 12].copy_from_slice(&masked_crc32c(&header).to_le_bytes());
+    let crc = masked_crc32c(&out[start + 12..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Ok(())
+}
+
 /// Why reading stopped before the end of the data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReadStop {
@@ -141,6 +162,30 @@ mod tests {
                 "flip at {i}: {stop:?}"
             );
         }
+    }
+
+    #[test]
+    fn in_place_framing_equals_copying_framing() {
+        let mut a = Vec::new();
+        append_record(&mut a, b"first");
+        append_record(&mut a, b"second");
+        let mut b = Vec::new();
+        append_record_with(&mut b, |o| {
+            o.extend_from_slice(b"first");
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        append_record_with(&mut b, |o| {
+            o.extend_from_slice(b"partial");
+            Err(())
+        })
+        .unwrap_err();
+        append_record_with(&mut b, |o| {
+            o.extend_from_slice(b"second");
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(a, b);
     }
 
     #[test]

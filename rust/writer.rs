@@ -19,7 +19,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::error::FerroError;
 use crate::event_file::{now_secs, EventFile};
 use crate::job::Job;
-use crate::tf_record::append_record;
+use crate::tf_record::append_record_with;
 
 /// How long accepted events may wait before the worker writes them to the OS.
 pub const BATCH_WINDOW: Duration = Duration::from_millis(20);
@@ -159,9 +159,10 @@ impl EventWriter {
         st.queue.push_back(job);
         st.pending_bytes += cost;
         st.accepted += 1;
+        // Edge-triggered on `max_queue`: one wake per batch, not one per call after it.
         let wake = st.parked
             || cost >= LARGE_JOB_BYTES
-            || st.queue.len() >= self.shared.config.max_queue.max(1);
+            || st.queue.len() == self.shared.config.max_queue.max(1);
         if wake {
             st.parked = false;
             self.shared.work.notify_one();
@@ -256,7 +257,7 @@ fn worker_loop(shared: &Shared, mut file: EventFile) {
     let flush_every = Duration::from_secs_f64(shared.config.flush_secs.clamp(0.001, 1e6));
     let mut last_sync = Instant::now();
     let mut buffer: Vec<u8> = Vec::new();
-    let mut batch: Vec<Job> = Vec::new();
+    let mut batch: VecDeque<Job> = VecDeque::new();
     loop {
         let (closing, flush_target) = {
             let mut st = shared.state.lock();
@@ -283,7 +284,8 @@ fn worker_loop(shared: &Shared, mut file: EventFile) {
                     }
                 }
             }
-            batch.extend(st.queue.drain(..));
+            // Swap rather than drain: O(1) under the lock however long the queue is.
+            std::mem::swap(&mut batch, &mut st.queue);
             (st.closing, st.flush_target)
         };
 
@@ -292,14 +294,13 @@ fn worker_loop(shared: &Shared, mut file: EventFile) {
         let count = batch.len() as u64;
         for job in batch.drain(..) {
             cost += job.cost();
-            match job.encode() {
-                Ok(event) => append_record(&mut buffer, &event),
-                // Arguments are validated on the caller; a job that still fails to
-                // encode is reported and skipped rather than stopping the writer.
-                Err(e) => eprintln!(
+            // Arguments are validated on the caller; a job that still fails to encode
+            // is reported and skipped rather than stopping the writer.
+            if let Err(e) = append_record_with(&mut buffer, |out| job.encode_into(out)) {
+                eprintln!(
                     "ferroboard: dropped one event for {}: {e}",
                     shared.path.display()
-                ),
+                );
             }
         }
         let mut result = if buffer.is_empty() {

@@ -165,17 +165,28 @@ class SummaryWriter(MediaMixin, PluginsMixin):
         double_precision: bool = False,
     ) -> None:
         """Logs one number. ``new_style`` writes a scalar tensor (torch's option)."""
-        if type(tag) is not str:
-            check_tag(tag)
+        # The hot path of every training loop: a few identity checks, then one call into
+        # Rust, which checks the tag (a TypeError there is re-raised with a clearer text).
         if type(scalar_value) is not float:
             scalar_value = scalar_to_float(scalar_value)
         if global_step is not None and type(global_step) is not int:
             global_step = as_step(global_step)
         if walltime is not None:
             walltime = as_walltime(walltime)
-        self._core().add_scalar(
-            tag, scalar_value, global_step, walltime, bool(new_style), bool(double_precision)
-        )
+        writer = self.file_writer
+        core = writer._core if writer is not None else None
+        if core is None:
+            core = self._core()
+        try:
+            if new_style or double_precision:
+                core.add_scalar(
+                    tag, scalar_value, global_step, walltime, True, bool(double_precision)
+                )
+            else:
+                core.add_scalar(tag, scalar_value, global_step, walltime)
+        except TypeError:
+            check_tag(tag)
+            raise
 
     def add_scalars(
         self,

@@ -7,7 +7,7 @@ use pyo3::types::PyString;
 use super::arrays::copy_array;
 use crate::event_file::now_secs;
 use crate::histogram::Bins;
-use crate::job::{Job, JobKind};
+use crate::job::{HistogramJob, Job, JobKind, Tag};
 use crate::proto::{Event, EventWhat, HistogramProto, SessionLog, SessionStatus};
 use crate::writer::{EventWriter, WriterConfig};
 
@@ -19,7 +19,10 @@ pub struct PyEventWriter {
     inner: EventWriter,
 }
 
-pub(crate) fn text_arg<'a>(value: &'a Bound<'_, PyString>, name: &str) -> PyResult<std::borrow::Cow<'a, str>> {
+pub(crate) fn text_arg<'a>(
+    value: &'a Bound<'_, PyString>,
+    name: &str,
+) -> PyResult<std::borrow::Cow<'a, str>> {
     value.to_cow().map_err(|_| {
         PyValueError::new_err(format!(
             "{name} must be valid Unicode (no lone surrogates), got {}",
@@ -106,7 +109,7 @@ impl PyEventWriter {
         new_style: bool,
         double_precision: bool,
     ) -> PyResult<()> {
-        let tag = text_arg(tag, "tag")?.into_owned();
+        let tag = Tag::from(text_arg(tag, "tag")?.as_ref());
         self.submit(
             py,
             step,
@@ -170,12 +173,12 @@ impl PyEventWriter {
             py,
             step,
             walltime,
-            JobKind::Histogram {
+            JobKind::Histogram(Box::new(HistogramJob {
                 tag,
                 values,
                 bins,
                 max_bins,
-            },
+            })),
         )
     }
 
@@ -212,7 +215,12 @@ impl PyEventWriter {
             bucket_limit: bucket_limits,
             bucket: bucket_counts,
         };
-        self.submit(py, step, walltime, JobKind::HistogramRaw { tag, proto })
+        self.submit(
+            py,
+            step,
+            walltime,
+            JobKind::HistogramRaw(Box::new((tag, proto))),
+        )
     }
 
     #[pyo3(signature = (tag, values, dtype, step=None, walltime=None))]
@@ -227,7 +235,7 @@ impl PyEventWriter {
     ) -> PyResult<()> {
         let tag = text_arg(tag, "tag")?.into_owned();
         let values = copy_array(py, values, dtype, "tensor")?;
-        self.submit(py, step, walltime, JobKind::Tensor { tag, values })
+        self.submit(py, step, walltime, JobKind::Tensor(Box::new((tag, values))))
     }
 
     /// A serialized `Summary` proto (from torch's, tensorboardX's or any protobuf).
