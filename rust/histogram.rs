@@ -59,18 +59,27 @@ pub fn default_edges() -> &'static EdgeIndex {
 /// Edges with their order keys and, optionally, the lookup table.
 pub struct EdgeIndex {
     edges: Vec<f64>,
+    /// Order keys of the edges, followed by one `u64::MAX` sentinel.
     keys: Vec<u64>,
     table: Option<Vec<u32>>,
+    /// Every table slot holds at most one edge, so one comparison finishes the lookup.
+    one_edge_per_slot: bool,
 }
 
 impl EdgeIndex {
     fn without_table(edges: Vec<f64>) -> Self {
-        let keys = edges.iter().map(|&e| order_key(e)).collect();
+        let mut keys: Vec<u64> = edges.iter().map(|&e| order_key(e)).collect();
+        keys.push(u64::MAX);
         EdgeIndex {
             edges,
             keys,
             table: None,
+            one_edge_per_slot: false,
         }
+    }
+
+    fn edge_keys(&self) -> &[u64] {
+        &self.keys[..self.edges.len()]
     }
 
     fn with_table(edges: Vec<f64>) -> Self {
@@ -81,11 +90,12 @@ impl EdgeIndex {
         for slot in 0..slots {
             // table[slot] = number of edges whose key is below the slot's first key.
             let slot_start = (slot as u128) << KEY_SHIFT;
-            while below < index.keys.len() && (index.keys[below] as u128) < slot_start {
+            while below < index.edges.len() && (index.keys[below] as u128) < slot_start {
                 below += 1;
             }
             table.push(below as u32);
         }
+        index.one_edge_per_slot = table.windows(2).all(|w| w[1] - w[0] <= 1);
         index.table = Some(table);
         index
     }
@@ -98,18 +108,18 @@ impl EdgeIndex {
     #[inline(always)]
     fn count_le(&self, key: u64) -> usize {
         match &self.table {
+            Some(table) if self.one_edge_per_slot => {
+                // Branch-free: the slot's only candidate edge is keys[lo] (the sentinel
+                // u64::MAX when no edge is left), and the key is counted when <= it.
+                let lo = table[(key >> KEY_SHIFT) as usize] as usize;
+                lo + usize::from(self.keys[lo] <= key)
+            }
             Some(table) => {
                 let slot = (key >> KEY_SHIFT) as usize;
-                let (mut lo, hi) = (table[slot] as usize, table[slot + 1] as usize);
-                if hi - lo > 8 {
-                    return lo + self.keys[lo..hi].partition_point(|&k| k <= key);
-                }
-                while lo < hi && self.keys[lo] <= key {
-                    lo += 1;
-                }
-                lo
+                let (lo, hi) = (table[slot] as usize, table[slot + 1] as usize);
+                lo + self.keys[lo..hi].partition_point(|&k| k <= key)
             }
-            None => self.keys.partition_point(|&k| k <= key),
+            None => self.edge_keys().partition_point(|&k| k <= key),
         }
     }
 }
@@ -118,8 +128,8 @@ impl EdgeIndex {
 /// because numpy treats them as equal).
 #[inline(always)]
 fn order_key(x: f64) -> u64 {
-    let x = if x == 0.0 { 0.0 } else { x };
-    let bits = x.to_bits();
+    // Adding +0.0 turns -0.0 into +0.0 and leaves every other value unchanged.
+    let bits = (x + 0.0).to_bits();
     if bits >> 63 == 1 {
         !bits
     } else {
@@ -164,8 +174,8 @@ impl Partial {
 }
 
 fn bin_range(values: &RawArray, index: &EdgeIndex, start: usize, end: usize) -> Partial {
-    let m = index.keys.len();
-    let last_key = index.keys.last().copied().unwrap_or(0);
+    let m = index.edges.len();
+    let last_key = index.edge_keys().last().copied().unwrap_or(0);
     let mut p = Partial::new(m);
     let slots = &mut p.slots;
     let (mut min, mut max, mut sum, mut sum_squares) = (p.min, p.max, 0.0f64, 0.0f64);
@@ -197,7 +207,7 @@ fn bin_range(values: &RawArray, index: &EdgeIndex, start: usize, end: usize) -> 
 
 fn bin_all(values: &RawArray, index: &EdgeIndex) -> Partial {
     let n = values.len();
-    let m = index.keys.len();
+    let m = index.edges.len();
     if n <= CHUNK {
         return bin_range(values, index, 0, n);
     }

@@ -77,8 +77,7 @@ impl RawArray {
                 bytes.len()
             )));
         }
-        let mut words = vec![0u64; bytes.len().div_ceil(8)];
-        bytemuck_copy(&mut words, bytes);
+        let words = copy_to_words(bytes);
         Ok(RawArray {
             dtype,
             shape,
@@ -137,11 +136,43 @@ fn words_as_bytes(words: &[u64]) -> &[u8] {
     unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), words.len() * 8) }
 }
 
-fn bytemuck_copy(words: &mut [u64], bytes: &[u8]) {
-    // SAFETY: the destination holds at least `bytes.len()` bytes (rounded up to words)
-    // and the two buffers cannot overlap (one is freshly allocated).
+/// Copies `bytes` into fresh 8-byte words without zero-filling them first (one pass
+/// over the memory instead of two: this copy is most of `add_histogram`'s caller time).
+fn copy_to_words(bytes: &[u8]) -> Vec<u64> {
+    let count = bytes.len().div_ceil(8);
+    let mut words: Vec<u64> = Vec::with_capacity(count);
+    advise_huge_pages(words.as_mut_ptr().cast::<u8>(), count * 8);
+    // SAFETY: the capacity holds `count * 8 >= bytes.len()` bytes; the tail of the last
+    // word is zeroed before `set_len`, so every word is initialized; the buffers are
+    // distinct allocations and cannot overlap.
     unsafe {
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), words.as_mut_ptr().cast::<u8>(), bytes.len());
+        let dst = words.as_mut_ptr().cast::<u8>();
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len());
+        std::ptr::write_bytes(dst.add(bytes.len()), 0, count * 8 - bytes.len());
+        words.set_len(count);
+    }
+    words
+}
+
+/// Asks Linux to back a large fresh buffer with 2 MiB pages before it is first touched,
+/// as numpy does for its arrays: the copy then takes ~500x fewer page faults, which is
+/// most of its cost. Merely advice: ignored where unsupported.
+fn advise_huge_pages(ptr: *mut u8, len: usize) {
+    const HUGE: usize = 2 << 20;
+    if len < 2 * HUGE {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    {
+        let start = (ptr as usize).next_multiple_of(HUGE);
+        let end = (ptr as usize + len) / HUGE * HUGE;
+        if end > start {
+            // SAFETY: [start, end) lies inside the caller's live allocation; madvise
+            // with MADV_HUGEPAGE changes no contents, only how pages are backed.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
     }
 }
 
