@@ -246,8 +246,13 @@ fn trim(counts: &[f64], limits: &[f64]) -> (Vec<f64>, Vec<f64>) {
     let first = counts.iter().position(|&c| c > 0.0);
     let last = counts.iter().rposition(|&c| c > 0.0);
     let (Some(start), Some(last)) = (first, last) else {
-        // Nothing counted (every value NaN): TensorFlow's encoder emits one empty
-        // bucket at DBL_MAX rather than none, and readers accept that.
+        if counts.len() == 1 {
+            // torch's slicing still yields the single empty bucket here.
+            return (limits[1..2].to_vec(), vec![0.0]);
+        }
+        // Nothing counted (every value NaN or outside explicit edges): torch raises;
+        // we keep the event, with one empty bucket at DBL_MAX as TensorFlow's own
+        // encoder writes (a documented deviation), which readers accept.
         return (vec![f64::MAX], vec![0.0]);
     };
     let end = last + 1;
@@ -273,6 +278,7 @@ pub fn histogram(
             "values: the input has no element".into(),
         ));
     }
+
     let owned_index;
     let index: &EdgeIndex = match bins {
         Bins::Default => default_edges(),
@@ -446,6 +452,9 @@ mod tests {
         assert_eq!(h.bucket.iter().sum::<f64>(), 1.0, "NaN is not counted");
         let h = histogram(&f64_array(&[f64::NAN]), &Bins::Default, None).unwrap();
         assert_eq!(h.bucket_limit, vec![f64::MAX]);
+        let one_bucket = Bins::Edges(vec![0.0, 1.0]);
+        let h = histogram(&f64_array(&[5.0, 6.0]), &one_bucket, None).unwrap();
+        assert_eq!((h.bucket_limit, h.bucket), (vec![1.0], vec![0.0]));
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub enum JobKind {
     },
     Histogram(Box<HistogramJob>),
     HistogramRaw(Box<(String, HistogramProto)>),
-    Tensor(Box<(String, RawArray)>),
+    Tensor(Box<TensorJob>),
     /// A serialized `Summary` from any protobuf library; wrapped in an Event as is.
     SummaryBytes(Vec<u8>),
     /// A serialized `Event`; the job's wall time (and step, if given) override its own.
@@ -50,6 +50,13 @@ pub enum JobKind {
     /// Any other summary kind (images, audio, PR curves, ...): each encoder lives in its
     /// own module and implements [`ValueEncoder`], so adding one never touches this file.
     Values(Box<dyn ValueEncoder>),
+}
+
+pub struct TensorJob {
+    pub tag: String,
+    pub values: RawArray,
+    /// `values` holds interleaved (real, imaginary) floats with a trailing axis of 2.
+    pub complex: bool,
 }
 
 pub struct HistogramJob {
@@ -74,7 +81,7 @@ impl Job {
             JobKind::Scalar { tag, .. } => tag.len(),
             JobKind::Text { tag, text } => tag.len() + text.len(),
             JobKind::Histogram(h) => h.tag.len() + h.values.nbytes(),
-            JobKind::Tensor(t) => t.0.len() + t.1.nbytes(),
+            JobKind::Tensor(t) => t.tag.len() + t.values.nbytes(),
             JobKind::HistogramRaw(h) => h.0.len() + 16 * h.1.bucket.len(),
             JobKind::SummaryBytes(b) | JobKind::EventBytes(b) => b.len(),
             JobKind::Event(e) => e.encoded_len(),
@@ -150,8 +157,10 @@ impl Job {
             }
             JobKind::Tensor(t) => SummaryValue {
                 metadata: Some(SummaryMetadata::for_plugin("tensor", Vec::new())),
-                value: Some(summary_value::Value::Tensor(tensor_proto(&t.1))),
-                tag: t.0,
+                value: Some(summary_value::Value::Tensor(tensor_proto(
+                    &t.values, t.complex,
+                ))),
+                tag: t.tag,
                 ..Default::default()
             },
         };
@@ -253,7 +262,23 @@ fn text_value(tag: String, text: String) -> SummaryValue {
 /// torch's `tensor_proto`: dtype and value field chosen by element type, shape kept.
 /// Half and bfloat16 store their own 16-bit patterns in `half_val`, as TensorFlow
 /// defines it (torch stores float32 bit patterns there: a documented deviation).
-fn tensor_proto(values: &RawArray) -> TensorProto {
+fn tensor_proto(values: &RawArray, complex: bool) -> TensorProto {
+    if complex {
+        // torch's view_as_real(t).flatten(): the interleaved layout memory already has.
+        let dims = &values.shape[..values.shape.len().saturating_sub(1)];
+        let mut t = TensorProto {
+            tensor_shape: Some(TensorShapeProto::from_dims(dims)),
+            ..Default::default()
+        };
+        if values.dtype == DType::Float64 {
+            t.dtype = DataType::DtComplex128 as i32;
+            t.dcomplex_val = values.typed::<f64>().to_vec();
+        } else {
+            t.dtype = DataType::DtComplex64 as i32;
+            t.scomplex_val = values.typed::<f32>().to_vec();
+        }
+        return t;
+    }
     let mut t = TensorProto {
         tensor_shape: Some(TensorShapeProto::from_dims(&values.shape)),
         ..Default::default()

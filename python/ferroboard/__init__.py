@@ -1,10 +1,25 @@
 """ferroboard: a drop-in TensorBoard ``SummaryWriter`` whose heavy work runs in Rust.
 
-    from ferroboard import SummaryWriter   # instead of torch.utils.tensorboard / tensorboardX
+from ferroboard import SummaryWriter   # instead of torch.utils.tensorboard / tensorboardX
 """
+
+from typing import Any
 
 from .file_writer import FileWriter
 from .writer import SummaryWriter
 
 __version__ = "0.1.0"
-__all__ = ["FileWriter", "SummaryWriter", "__version__"]
+__all__ = ["FileWriter", "GlobalSummaryWriter", "SummaryWriter", "__version__", "summary"]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use: most programs need neither.
+    if name == "GlobalSummaryWriter":
+        from .global_writer import GlobalSummaryWriter
+
+        return GlobalSummaryWriter
+    if name == "summary":
+        from . import summary
+
+        return summary
+    raise AttributeError(f"module 'ferroboard' has no attribute {name!r}")

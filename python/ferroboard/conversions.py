@@ -56,10 +56,12 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
     return arr
 
 
-def array_for_core(x: Any, name: str) -> tuple[np.ndarray, str]:
+def array_for_core(x: Any, name: str, allow_complex: bool = False) -> tuple[np.ndarray, str]:
     """A C-contiguous, native-endian array and its dtype code for the Rust core.
 
     torch bfloat16 travels as its raw 16-bit words (code "bf16"), so nothing is lost.
+    Complex arrays, where `allow_complex` says so, become their float (real, imaginary)
+    pairs on a new last axis of 2, with code "c8"/"c16".
     """
     if _is_torch_tensor(x) and str(x.dtype) == "torch.bfloat16":
         import torch
@@ -68,7 +70,7 @@ def array_for_core(x: Any, name: str) -> tuple[np.ndarray, str]:
         return bits, "bf16"
     arr = to_numpy(x, name)
     kind = arr.dtype.kind
-    if kind not in _CORE_KINDS:
+    if kind not in _CORE_KINDS and not (allow_complex and kind == "c"):
         raise TypeError(
             f"{name}: unsupported dtype {arr.dtype} (expected bool, integer or float), "
             f"got {describe(x)}"
@@ -77,6 +79,9 @@ def array_for_core(x: Any, name: str) -> tuple[np.ndarray, str]:
         arr = arr.astype(arr.dtype.newbyteorder("="))
     if not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr)
+    if kind == "c":
+        # Code "c8"/"c16" tells the caller to mark the float pairs as complex.
+        return arr.view(arr.real.dtype).reshape(arr.shape + (2,)), f"c{arr.dtype.itemsize}"
     return arr, f"{kind}{arr.dtype.itemsize}"
 
 
@@ -92,8 +97,7 @@ def scalar_to_float(value: Any, name: str = "scalar_value") -> float:
     if _is_torch_tensor(value):
         if value.numel() != 1:
             raise ValueError(
-                f"{name} must hold exactly one element, got a tensor of shape "
-                f"{tuple(value.shape)}"
+                f"{name} must hold exactly one element, got a tensor of shape {tuple(value.shape)}"
             )
         return float(value.detach().reshape(()).item())
     arr = to_numpy(value, name)

@@ -55,9 +55,13 @@ def resolve_edges(bins: Any, values: np.ndarray, dtype_code: str) -> Optional[li
     try:
         edges = np.asarray(bins, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise TypeError(f"bins must be 'tensorflow', a numpy strategy, an int or edges, got {bins!r}") from exc
+        raise TypeError(
+            f"bins must be 'tensorflow', a numpy strategy, an int or edges, got {bins!r}"
+        ) from exc
     if edges.ndim != 1 or edges.size < 2:
-        raise ValueError(f"bins must be a 1-D sequence of at least 2 edges, got shape {edges.shape}")
+        raise ValueError(
+            f"bins must be a 1-D sequence of at least 2 edges, got shape {edges.shape}"
+        )
     if np.any(np.diff(edges) < 0) or np.isnan(edges).any():
         raise ValueError("bins must increase monotonically")
     return edges.tolist()

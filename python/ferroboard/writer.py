@@ -178,7 +178,7 @@ class SummaryWriter(MediaMixin, PluginsMixin):
         if core is None:
             core = self._core()
         try:
-            if new_style or double_precision:
+            if new_style:  # double_precision only matters for new-style scalars
                 core.add_scalar(
                     tag, scalar_value, global_step, walltime, True, bool(double_precision)
                 )
@@ -218,6 +218,7 @@ class SummaryWriter(MediaMixin, PluginsMixin):
                 writer = self._new_file_writer(fw_tag)
                 all_writers[fw_tag] = writer
             writer._writer().add_scalar(main_tag, value, global_step, walltime)
+            self._remember_scalar(fw_tag, value, global_step, walltime)  # scalar_dict
 
     def add_text(
         self, tag: str, text_string: str, global_step: Any = None, walltime: Any = None
@@ -297,18 +298,24 @@ class SummaryWriter(MediaMixin, PluginsMixin):
     ) -> None:
         """Logs a whole tensor (torch's ``tensor`` plugin; TensorBoard shows nothing)."""
         check_tag(tag)
-        array, code = array_for_core(tensor, "tensor")
+        array, code = array_for_core(tensor, "tensor", allow_complex=True)
         if array.nbytes >= _TWO_GIB:
             raise ValueError(
                 f"tensor: {array.nbytes} bytes is beyond protocol buffers' 2 GiB limit "
                 f"(shape {array.shape})"
             )
-        self._core().add_tensor(tag, array, code, _step(global_step), _walltime(walltime))
+        complex_values = code[0] == "c"
+        if complex_values:
+            code = "f4" if code == "c8" else "f8"
+        self._core().add_tensor(
+            tag, array, code, _step(global_step), _walltime(walltime), complex_values
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
 
     def flush(self) -> None:
         """Returns once every event added so far is written and fsync'd."""
+        self._flush_plugins()  # embeddings
         if self.all_writers is None:
             return
         for writer in list(self.all_writers.values()):
@@ -316,6 +323,7 @@ class SummaryWriter(MediaMixin, PluginsMixin):
 
     def close(self) -> None:
         """Flushes and closes every file. Idempotent; a later ``add_*`` opens a new file."""
+        self._close_plugins()  # embeddings
         if self.all_writers is None:
             return
         writers = list(self.all_writers.values())

@@ -7,7 +7,7 @@ use pyo3::types::PyString;
 use super::arrays::copy_array;
 use crate::event_file::now_secs;
 use crate::histogram::Bins;
-use crate::job::{HistogramJob, Job, JobKind, Tag};
+use crate::job::{HistogramJob, Job, JobKind, Tag, TensorJob};
 use crate::proto::{Event, EventWhat, HistogramProto, SessionLog, SessionStatus};
 use crate::writer::{EventWriter, WriterConfig};
 
@@ -223,7 +223,9 @@ impl PyEventWriter {
         )
     }
 
-    #[pyo3(signature = (tag, values, dtype, step=None, walltime=None))]
+    /// `complex`: `values` are float32/float64 (real, imaginary) pairs on a last axis of 2.
+    #[pyo3(signature = (tag, values, dtype, step=None, walltime=None, complex=false))]
+    #[allow(clippy::too_many_arguments)]
     fn add_tensor(
         &self,
         py: Python<'_>,
@@ -232,10 +234,16 @@ impl PyEventWriter {
         dtype: &str,
         step: Option<i64>,
         walltime: Option<f64>,
+        complex: bool,
     ) -> PyResult<()> {
         let tag = text_arg(tag, "tag")?.into_owned();
         let values = copy_array(py, values, dtype, "tensor")?;
-        self.submit(py, step, walltime, JobKind::Tensor(Box::new((tag, values))))
+        let job = TensorJob {
+            tag,
+            values,
+            complex,
+        };
+        self.submit(py, step, walltime, JobKind::Tensor(Box::new(job)))
     }
 
     /// A serialized `Summary` proto (from torch's, tensorboardX's or any protobuf).
