@@ -212,10 +212,31 @@ fn bin_all(values: &RawArray, index: &EdgeIndex) -> Partial {
         return bin_range(values, index, 0, n);
     }
     let chunks = n.div_ceil(CHUNK);
-    (0..chunks)
-        .into_par_iter()
-        .map(|c| bin_range(values, index, c * CHUNK, ((c + 1) * CHUNK).min(n)))
-        .reduce(|| Partial::new(m), Partial::merge)
+    let run = || {
+        (0..chunks)
+            .into_par_iter()
+            .map(|c| bin_range(values, index, c * CHUNK, ((c + 1) * CHUNK).min(n)))
+            .reduce(|| Partial::new(m), Partial::merge)
+    };
+    match binning_pool() {
+        Some(pool) => pool.install(run),
+        None => run(),
+    }
+}
+
+/// Threads for binning large arrays: one fewer than the machine has, so that the
+/// training loop's own thread keeps a core while its histograms are binned.
+fn binning_pool() -> Option<&'static rayon::ThreadPool> {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cores.saturating_sub(1).max(1))
+            .thread_name(|i| format!("ferroboard-bin-{i}"))
+            .build()
+            .ok()
+    })
+    .as_ref()
 }
 
 /// torch's `max_bins` merge: groups of `num_bins // max_bins` adjacent buckets, the tail

@@ -20,7 +20,7 @@ import ferroboard
 import numpy as np
 import pytest
 import torch
-from eventfiles import summary_values
+from eventfiles import events_of, summary_values
 from torch.utils.tensorboard import SummaryWriter as TorchSummaryWriter
 from torch.utils.tensorboard.summary import make_histogram
 
@@ -379,18 +379,19 @@ def test_default_bins_count_values_beyond_the_edges(parity, values):
     [np.full(5, np.nan), np.array([np.nan], np.float32), np.full((2, 2), np.nan, np.float16)],
     ids=["f64", "f32", "f16-2d"],
 )
-def test_all_nan_histogram_writes_one_empty_bucket(parity, tmp_path, values):
-    """Deviation: torch raises ValueError ("The histogram is empty"); ferroboard writes
-    num = count, min = max = sum = NaN and one empty bucket at DBL_MAX (what
-    TensorFlow's encoder writes when nothing is counted; readers accept it)."""
+def test_all_nan_histogram_raises_like_torch(tmp_path, values):
+    """Like torch, an all-NaN histogram is a ValueError (naming ``values``), raised on
+    the caller's thread; nothing is written for it."""
     with TorchSummaryWriter(str(tmp_path / "torch")) as w:
         with pytest.raises(ValueError):
             w.add_histogram("h", values, 1)
-    (v,) = summary_values(parity.ferro_events(lambda w: w.add_histogram("h", values, 1)))
-    h = v.histo
-    assert h.num == values.size
-    assert np.isnan([h.min, h.max, h.sum, h.sum_squares]).all()
-    assert list(h.bucket_limit) == [DBL_MAX] and list(h.bucket) == [0.0]
+    with ferroboard.SummaryWriter(str(tmp_path / "ferro")) as w:
+        with pytest.raises(ValueError, match="values"):
+            w.add_histogram("h", values, 1)
+        w.add_scalar("after", 1.0, 1)
+    events = events_of(tmp_path / "ferro")
+    kinds = [v.WhichOneof("value") for e in events for v in e.summary.value]
+    assert kinds == ["simple_value"]
 
 
 BF16 = {

@@ -172,21 +172,22 @@ def test_histograms_read_back(tmp_path, make, bins):
 
 
 @pytest.mark.parametrize(
-    "values",
-    [np.array([1e21, -np.inf, 0.5]), np.full(4, np.nan)],
-    ids=["outer-buckets", "all-nan"],
+    ("values", "bins"),
+    [(np.array([1e21, -np.inf, 0.5]), "tensorflow"), (np.array([5.0, 6.0]), [0.0, 1.0, 2.0])],
+    ids=["outer-buckets", "nothing-inside-edges"],
 )
-def test_deviating_histograms_are_readable(tmp_path, values):
-    """Outer ±DBL_MAX buckets and the all-NaN empty bucket load in TensorBoard."""
-    ferro = write(tmp_path, lambda w: w.add_histogram("h", values, 1))
+def test_deviating_histograms_are_readable(tmp_path, values, bins):
+    """Outer ±DBL_MAX buckets, and the single empty DBL_MAX bucket written when no value
+    falls inside explicit edges (torch raises), load in TensorBoard."""
+    ferro = write(tmp_path, lambda w: w.add_histogram("h", values, 1, bins=bins))
     (e,) = legacy(ferro).Histograms("h")
     assert e.histogram_value.num == values.size
     (t,) = plugin(ferro).Tensors("h")
     arr = tensor_util.make_ndarray(t.tensor_proto)
-    counted = values[~np.isnan(values)]
-    assert arr.shape[1] == 3 and arr[:, 2].sum() == counted.size
-    if counted.size == 0:
-        assert arr.shape == (0, 3)
+    if bins == "tensorflow":
+        assert arr.shape[1] == 3 and arr[:, 2].sum() == values.size
+    else:
+        assert arr.shape[1] == 3 and arr[:, 2].sum() == 0
 
 
 def test_histogram_raw_reads_back(tmp_path):

@@ -85,6 +85,15 @@ def array_for_core(x: Any, name: str, allow_complex: bool = False) -> tuple[np.n
     return arr, f"{kind}{arr.dtype.itemsize}"
 
 
+def float_list(values: Any, name: str) -> list:
+    """A flat list of floats from a sequence or array, with an error naming `name`."""
+    arr = to_numpy(values, name)
+    try:
+        return arr.astype(np.float64).ravel().tolist()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must hold numbers, got {describe(values)}") from exc
+
+
 def scalar_to_float(value: Any, name: str = "scalar_value") -> float:
     """One number as a Python float, from anything torch's `scalar()` accepts."""
     if isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
@@ -136,6 +145,11 @@ def as_walltime(walltime: Any, name: str = "walltime") -> float:
 
 
 def check_tag(tag: Any, name: str = "tag") -> str:
-    if type(tag) is not str and not isinstance(tag, str):
+    """`tag` itself if it is a str that UTF-8 can encode (no lone surrogates)."""
+    if not isinstance(tag, str):
         raise TypeError(f"{name} must be a str, got {describe(tag)}")
+    try:
+        tag.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{name} must be valid Unicode (no lone surrogates), got {tag!r}") from exc
     return tag

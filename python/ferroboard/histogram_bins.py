@@ -62,6 +62,8 @@ def resolve_edges(bins: Any, values: np.ndarray, dtype_code: str) -> Optional[li
         raise ValueError(
             f"bins must be a 1-D sequence of at least 2 edges, got shape {edges.shape}"
         )
-    if np.any(np.diff(edges) < 0) or np.isnan(edges).any():
-        raise ValueError("bins must increase monotonically")
+    if np.isnan(edges).any():
+        raise ValueError(f"bins must not contain NaN, got {edges.tolist()}")
+    if np.any(np.diff(edges) < 0):
+        raise ValueError(f"bins must increase monotonically, got {edges.tolist()}")
     return edges.tolist()

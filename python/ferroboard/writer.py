@@ -13,14 +13,16 @@ import time
 from datetime import datetime
 from typing import Any, Optional
 
+import numpy as np
+
 from .conversions import (
     array_for_core,
     as_step,
     as_walltime,
     check_tag,
     describe,
+    float_list,
     scalar_to_float,
-    to_numpy,
 )
 from .file_writer import DEFAULT_MAX_PENDING_BYTES, FileWriter, PathLike
 from .histogram_bins import DEFAULT_BINS, default_bins, resolve_edges
@@ -41,8 +43,8 @@ def _noop(*_args: Any, **_kwargs: Any) -> None:
 
 
 def _step(global_step: Any) -> Optional[int]:
-    if global_step is None or type(global_step) is int:
-        return global_step
+    if global_step is None:
+        return None
     return as_step(global_step)
 
 
@@ -184,8 +186,11 @@ class SummaryWriter(MediaMixin, PluginsMixin):
                 )
             else:
                 core.add_scalar(tag, scalar_value, global_step, walltime)
-        except TypeError:
+        except (TypeError, ValueError, OverflowError):
+            # Name the culprit; if neither tag nor step is at fault, re-raise as is.
             check_tag(tag)
+            if global_step is not None:
+                as_step(global_step)
             raise
 
     def add_scalars(
@@ -249,6 +254,9 @@ class SummaryWriter(MediaMixin, PluginsMixin):
         array, code = array_for_core(values, "values")
         if array.size == 0:
             raise ValueError(f"values: the input has no element (shape {array.shape})")
+        if array.dtype.kind == "f" and np.isnan(array.flat[0]) and np.isnan(array).all():
+            # Only a NaN first element pays for the full check.
+            raise ValueError(f"values: all {array.size} values are NaN; nothing to bin")
         edges = resolve_edges(bins, array, code)
         if max_bins is not None:
             if isinstance(max_bins, bool) or not isinstance(max_bins, int) or max_bins < 1:
@@ -272,8 +280,8 @@ class SummaryWriter(MediaMixin, PluginsMixin):
     ) -> None:
         """Logs a histogram whose statistics and buckets are already computed."""
         check_tag(tag)
-        limits = to_numpy(bucket_limits, "bucket_limits").astype(float).ravel().tolist()
-        counts = to_numpy(bucket_counts, "bucket_counts").astype(float).ravel().tolist()
+        limits = float_list(bucket_limits, "bucket_limits")
+        counts = float_list(bucket_counts, "bucket_counts")
         if len(limits) != len(counts):
             raise ValueError(
                 "len(bucket_limits) != len(bucket_counts), see the document: "
