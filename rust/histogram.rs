@@ -447,6 +447,34 @@ mod tests {
     }
 
     #[test]
+    fn integer_and_half_inputs_bin_like_their_float64_values() {
+        let ints: Vec<i64> = vec![-5, 0, 0, 3, 1 << 40, -(1 << 62), 7];
+        let bytes: Vec<u8> = ints.iter().flat_map(|v| v.to_ne_bytes()).collect();
+        let as_ints = RawArray::copy_from(DType::Int64, vec![ints.len() as i64], &bytes).unwrap();
+        let as_f64: Vec<f64> = ints.iter().map(|&v| v as f64).collect();
+        let h = histogram(&as_ints, &Bins::Default, None).unwrap();
+        let (limits, counts) = brute_force(&as_f64, default_edges().edges(), true);
+        assert_eq!((h.bucket_limit, h.bucket), (limits, counts));
+        assert_eq!(h.sum, as_f64.iter().sum::<f64>());
+
+        let halfs: Vec<half::f16> = [0.5f32, -0.0, 65504.0, 6e-8, f32::INFINITY, -3.25]
+            .iter()
+            .map(|&v| half::f16::from_f32(v))
+            .collect();
+        let bytes: Vec<u8> = halfs
+            .iter()
+            .flat_map(|v| v.to_bits().to_ne_bytes())
+            .collect();
+        let as_half =
+            RawArray::copy_from(DType::Float16, vec![halfs.len() as i64], &bytes).unwrap();
+        let as_f64: Vec<f64> = halfs.iter().map(|v| v.to_f64()).collect();
+        let h = histogram(&as_half, &Bins::Default, None).unwrap();
+        let (limits, counts) = brute_force(&as_f64, default_edges().edges(), true);
+        assert_eq!((h.bucket_limit, h.bucket), (limits, counts));
+        assert_eq!((h.min, h.max), (-3.25, f64::INFINITY));
+    }
+
+    #[test]
     fn table_and_search_agree_with_brute_force_for_explicit_edges() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(11);
         let values: Vec<f64> = (0..40_000)

@@ -4,5 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
-maturin develop --release --quiet 2>&1 | grep -v "^📦\|^🔗\|^🐍\|^⚠️  Warning: .*pip" || true
+log="$(mktemp)"
+if ! maturin develop --release >"$log" 2>&1; then
+  cat "$log"
+  rm -f "$log"
+  echo "build failed: maturin develop --release"
+  exit 1
+fi
+rm -f "$log"
 python -c "import ferroboard._core" || { echo "build failed: ferroboard._core does not import"; exit 1; }

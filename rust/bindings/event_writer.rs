@@ -70,7 +70,7 @@ impl PyEventWriter {
     fn new(
         py: Python<'_>,
         logdir: &Bound<'_, PyString>,
-        filename_suffix: &Bound<'_, PyString>,
+        filename_suffix: &str,
         max_queue: usize,
         flush_secs: f64,
         max_pending_bytes: usize,
@@ -78,7 +78,6 @@ impl PyEventWriter {
         // Checked here rather than extracted as PathBuf: a lone surrogate must become a
         // ValueError naming the argument, never a panic.
         let logdir = std::path::PathBuf::from(text_arg(logdir, "log_dir")?.into_owned());
-        let filename_suffix = text_arg(filename_suffix, "filename_suffix")?;
         if flush_secs.is_nan() || flush_secs <= 0.0 {
             return Err(PyValueError::new_err(format!(
                 "flush_secs must be a positive number, got {flush_secs}"
