@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use crate::error::FerroError;
 use crate::proto::HistogramProto;
-use crate::raw_array::{with_f64_chunks, RawArray};
+use crate::raw_array::{with_f64_blocks, RawArray};
 
 const TABLE_BITS: u32 = 16;
 const KEY_SHIFT: u32 = 64 - TABLE_BITS;
@@ -173,35 +173,112 @@ impl Partial {
     }
 }
 
+/// Running statistics of one accumulator lane.
+#[derive(Clone, Copy)]
+struct Stats {
+    sum: f64,
+    sum_squares: f64,
+    min: f64,
+    max: f64,
+    saw_nan: bool,
+}
+
+impl Stats {
+    const EMPTY: Stats = Stats {
+        sum: 0.0,
+        sum_squares: 0.0,
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+        saw_nan: false,
+    };
+
+    #[inline(always)]
+    fn add(&mut self, x: f64) {
+        self.sum += x;
+        self.sum_squares += x * x;
+        self.saw_nan |= x.is_nan();
+        self.min = self.min.min(x);
+        self.max = self.max.max(x);
+    }
+}
+
+/// The bucket slot of a non-NaN `x` (see `Partial::slots`).
+#[inline(always)]
+fn slot_of(x: f64, index: &EdgeIndex, last_key: u64) -> usize {
+    let key = order_key(x);
+    let m = index.edges.len();
+    let slot = index.count_le(key);
+    // numpy closes the last bin on the right.
+    slot - usize::from(slot == m && key == last_key)
+}
+
+/// Bins one block with two interleaved lanes. Statistics live in locals (registers)
+/// for the whole block: kept in a struct behind a pointer, every counter store could
+/// alias them and force a reload per value.
+fn bin_block(
+    block: &[f64],
+    index: &EdgeIndex,
+    last_key: u64,
+    lanes: &mut [Stats; 2],
+    counts_a: &mut [u32],
+    counts_b: &mut [u32],
+) {
+    let (mut a, mut b) = (lanes[0], lanes[1]);
+    let mut pairs = block.chunks_exact(2);
+    for pair in &mut pairs {
+        let (x, y) = (pair[0], pair[1]);
+        a.add(x);
+        b.add(y);
+        // NaN is counted in no bucket; min/max ignore it and `saw_nan` reports it.
+        if !x.is_nan() {
+            if let Some(c) = counts_a.get_mut(slot_of(x, index, last_key)) {
+                *c += 1;
+            }
+        }
+        if !y.is_nan() {
+            if let Some(c) = counts_b.get_mut(slot_of(y, index, last_key)) {
+                *c += 1;
+            }
+        }
+    }
+    for &x in pairs.remainder() {
+        a.add(x);
+        if !x.is_nan() {
+            if let Some(c) = counts_a.get_mut(slot_of(x, index, last_key)) {
+                *c += 1;
+            }
+        }
+    }
+    *lanes = [a, b];
+}
+
 fn bin_range(values: &RawArray, index: &EdgeIndex, start: usize, end: usize) -> Partial {
     let m = index.edges.len();
     let last_key = index.edge_keys().last().copied().unwrap_or(0);
-    let mut p = Partial::new(m);
-    let slots = &mut p.slots;
-    let (mut min, mut max, mut sum, mut sum_squares) = (p.min, p.max, 0.0f64, 0.0f64);
-    let mut saw_nan = false;
-    with_f64_chunks(values, start, end, |x| {
-        sum += x;
-        sum_squares += x * x;
-        if x.is_nan() {
-            saw_nan = true;
-            return;
-        }
-        min = min.min(x);
-        max = max.max(x);
-        let key = order_key(x);
-        let mut slot = index.count_le(key);
-        if slot == m && key == last_key {
-            // numpy closes the last bin on the right.
-            slot = m - 1;
-        }
-        slots[slot] += 1;
+    // u32 counters suffice: a range holds at most CHUNK values.
+    let (mut counts_a, mut counts_b) = (vec![0u32; m + 1], vec![0u32; m + 1]);
+    let mut lanes = [Stats::EMPTY; 2];
+    with_f64_blocks(values, start, end, |block| {
+        bin_block(
+            block,
+            index,
+            last_key,
+            &mut lanes,
+            &mut counts_a,
+            &mut counts_b,
+        );
     });
-    p.min = min;
-    p.max = max;
-    p.sum = sum;
-    p.sum_squares = sum_squares;
-    p.saw_nan = saw_nan;
+    let mut p = Partial::new(m);
+    for (total, (&ca, &cb)) in p.slots.iter_mut().zip(counts_a.iter().zip(&counts_b)) {
+        *total = u64::from(ca) + u64::from(cb);
+    }
+    let [a, b] = lanes;
+    p.sum = a.sum + b.sum;
+    p.sum_squares = a.sum_squares + b.sum_squares;
+    // f64::min/max skip NaN, so these are the minimum and maximum of the other values.
+    p.min = a.min.min(b.min);
+    p.max = a.max.max(b.max);
+    p.saw_nan = a.saw_nan || b.saw_nan;
     p
 }
 

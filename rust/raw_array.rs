@@ -207,6 +207,30 @@ pub fn with_f64_chunks(array: &RawArray, start: usize, end: usize, mut f: impl F
     }
 }
 
+/// Calls `f` with consecutive blocks of elements `start..end` converted to f64 (as
+/// numpy's `astype(float)`), so hot loops run over plain `&[f64]` slices.
+pub fn with_f64_blocks(array: &RawArray, start: usize, end: usize, mut f: impl FnMut(&[f64])) {
+    const BLOCK: usize = 1024;
+    if array.dtype == DType::Float64 {
+        for block in array.typed::<f64>()[start..end].chunks(BLOCK) {
+            f(block);
+        }
+        return;
+    }
+    let mut buffer = [0.0f64; BLOCK];
+    let mut at = start;
+    while at < end {
+        let stop = (at + BLOCK).min(end);
+        let mut filled = 0;
+        with_f64_chunks(array, at, stop, |v| {
+            buffer[filled] = v;
+            filled += 1;
+        });
+        f(&buffer[..filled]);
+        at = stop;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
