@@ -8,8 +8,9 @@ pub enum FerroError {
     #[error("{0}")]
     InvalidArgument(String),
 
-    /// Writing the event file failed; becomes `OSError` naming the file.
-    #[error("{path}: {source} ({lost} accepted event(s) not saved)")]
+    /// Writing the event file failed; becomes `OSError` naming the file and, once
+    /// events were accepted, how many of them were not saved.
+    #[error("{path}: {source}{}", lost_clause(*lost))]
     Io {
         path: PathBuf,
         lost: u64,
@@ -21,7 +22,24 @@ pub enum FerroError {
     #[error("the event writer for {0} is closed")]
     Closed(PathBuf),
 
+    /// A writer inherited through `fork()`: its worker does not exist in this process.
+    #[error(
+        "the event writer for {path} was created in process {pid}; after fork() a child \
+         must open its own writer"
+    )]
+    Forked { path: PathBuf, pid: u32 },
+
     /// The background thread could not be started or has died unexpectedly.
     #[error("the background writer thread for {path} failed: {reason}")]
     Worker { path: PathBuf, reason: String },
+}
+
+/// " (N accepted event(s) not saved)", or nothing when no event was lost (an error
+/// opening a file, before anything was accepted).
+fn lost_clause(lost: u64) -> String {
+    if lost == 0 {
+        String::new()
+    } else {
+        format!(" ({lost} accepted event(s) not saved)")
+    }
 }

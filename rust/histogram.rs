@@ -296,8 +296,10 @@ fn bin_all(values: &RawArray, index: &EdgeIndex) -> Partial {
             .reduce(|| Partial::new(m), Partial::merge)
     };
     match binning_pool() {
-        Some(pool) => pool.install(run),
-        None => run(),
+        // After fork() the pool's threads are gone: the writer runs this in a pool of
+        // the child's own (`fork::child_pool`), which `run` then uses.
+        Some(pool) if !crate::fork::forked() => pool.install(run),
+        _ => run(),
     }
 }
 

@@ -3,6 +3,7 @@
 from ferroboard import SummaryWriter   # instead of torch.utils.tensorboard / tensorboardX
 """
 
+import importlib
 from typing import Any
 
 from .file_writer import FileWriter
@@ -15,11 +16,7 @@ __all__ = ["FileWriter", "GlobalSummaryWriter", "SummaryWriter", "__version__", 
 def __getattr__(name: str) -> Any:
     # Imported on first use: most programs need neither.
     if name == "GlobalSummaryWriter":
-        from .global_writer import GlobalSummaryWriter
-
-        return GlobalSummaryWriter
+        return importlib.import_module(".global_writer", __name__).GlobalSummaryWriter
     if name == "summary":
-        from . import summary
-
-        return summary
+        return importlib.import_module(".summary", __name__)
     raise AttributeError(f"module 'ferroboard' has no attribute {name!r}")

@@ -3,6 +3,8 @@
 from typing import Any, Optional
 
 BATCH_WINDOW_SECS: float
+#: Whether this build honours FERROBOARD_FAULTS (test builds only).
+FAULT_INJECTION: bool
 
 class EventWriter:
     """One event file and the background thread that writes it."""
@@ -70,8 +72,42 @@ class EventWriter:
         self, event: bytes, step: Optional[int] = None, walltime: Optional[float] = None
     ) -> None: ...
     def add_purge_markers(self, step: int) -> None: ...
+    def add_image(
+        self,
+        tag: str,
+        img_tensor: Any,
+        dtype: str,
+        dataformats: str = "CHW",
+        step: Optional[int] = None,
+        walltime: Optional[float] = None,
+        rescale: float = 1.0,
+        boxes: Any = None,
+        labels: Optional[list[str]] = None,
+        drop_alpha: bool = False,
+        arg_name: str = "img_tensor",
+    ) -> None: ...
+    def add_video(
+        self,
+        tag: str,
+        vid_tensor: Any,
+        dtype: str,
+        dataformats: str = "NTCHW",
+        fps: float = 4.0,
+        step: Optional[int] = None,
+        walltime: Optional[float] = None,
+    ) -> None: ...
+    def add_audio(
+        self,
+        tag: str,
+        snd_tensor: Any,
+        dtype: str,
+        sample_rate: float = 44100.0,
+        step: Optional[int] = None,
+        walltime: Optional[float] = None,
+    ) -> None: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
 
 def read_records(path: str) -> tuple[list[bytes], str]: ...
 def default_bucket_edges() -> list[float]: ...
+def encode_png(pixels: Any) -> bytes: ...

@@ -3,20 +3,25 @@
 G4: writers still open when the interpreter exits are flushed and closed, in the
 process that created them. G9: a forked child never touches its parent's file or
 background thread (which does not exist in the child); it opens its own file on first use.
+
+The core enforces the fork rule too: a core writer inherited through fork refuses every
+call with a RuntimeError and never takes its lock (which the parent's worker may have held
+at the instant of the fork), so even a stray reference cannot hang the child.
 """
 
 from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 import weakref
 from typing import Any
 
-_live: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_live: weakref.WeakSet[Any] = weakref.WeakSet()
 _lock = threading.Lock()
-# Core writers inherited through fork. Their worker thread does not exist in the child,
-# so they must never be closed or dropped there; they are kept here until exit.
+# Core writers inherited through fork. Their worker thread does not exist in the child;
+# they are kept here, untouched, until the child exits.
 _inherited: list = []
 
 
@@ -37,7 +42,8 @@ def _close_all() -> None:
         try:
             writer.close()
         except Exception as exc:  # noqa: BLE001 - report and go on closing the others
-            print(f"ferroboard: closing {writer.get_logdir()} at exit failed: {exc}")
+            message = f"ferroboard: closing {writer.get_logdir()} at exit failed: {exc}"
+            print(message, file=sys.stderr)
 
 
 def _after_fork_in_child() -> None:

@@ -139,6 +139,8 @@ def as_walltime(walltime: Any, name: str = "walltime") -> float:
         value = float(walltime)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a number of seconds, got {describe(walltime)}") from exc
+    except OverflowError as exc:  # an int beyond float range
+        raise ValueError(f"{name} must be finite, got {describe(walltime)}") from exc
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     return value

@@ -109,14 +109,21 @@ class FileWriter:
             self._core.flush()
 
     def close(self) -> None:
-        """Flushes and closes the file. Idempotent; a later `add_*` opens a new file."""
+        """Flushes and closes the file. Idempotent; a later `add_*` opens a new file.
+
+        If events could not be saved, raises the writer's `OSError` (naming the file and
+        how many events were lost) and still closes: the thread and the file are released,
+        and the next `add_*` starts a new file. This is how to carry on after, say, a full
+        disk: until `close()`, every call raises the same error.
+        """
         core = self._core
         if core is None:
             return
-        # On failure the core stays, so every later call raises the same OSError.
-        core.close()
-        self._core = None
-        _lifecycle.unregister(self)
+        try:
+            core.close()
+        finally:
+            self._core = None
+            _lifecycle.unregister(self)
 
     def reopen(self) -> None:
         """Opens a new event file if this writer was closed (broken in both anchors)."""

@@ -1,10 +1,442 @@
 """PR curves, custom scalars, mesh, hparams, embeddings, graphs and tensorboardX extras.
 
-(Filled in by the rest-of-the-API work: issue 4.)
+Every method validates its arguments on the caller's thread and hands copies to the
+Rust core; curves, meshes and protos are computed on the writer's worker, embedding
+files on their own thread.
 """
 
 from __future__ import annotations
 
+import array
+import contextlib
+import inspect
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any, Optional
+
+from . import _core
+from ._plugin_args import (
+    as_num_thresholds,
+    custom_scalars_layout,
+    hparams_args,
+    mesh_json_config,
+    mesh_parts,
+    pr_curve_args,
+    pr_curve_raw_rows,
+)
+from .conversions import as_step, as_walltime, check_tag, describe, scalar_to_float
+from .embedding import EmbeddingFiles
+from .graph import onnx_graph_nodes, openvino_graph_nodes, torch_graph_nodes
+
+#: `global_step` stored for `add_scalars` calls without one (see `scalar_dict`).
+_NO_STEP = -(2**63)
+
+
+def _opt_step(global_step: Any) -> Optional[int]:
+    return None if global_step is None else as_step(global_step)
+
+
+def _opt_walltime(walltime: Any) -> Optional[float]:
+    return None if walltime is None else as_walltime(walltime)
+
 
 class PluginsMixin:
     """Plugin methods of `SummaryWriter`."""
+
+    #: Default tensor file of `add_embedding`: "tsv" (torch's) or "binary" (float32,
+    #: much smaller and faster; TensorBoard's projector reads both).
+    embedding_tensor_format: str = "tsv"
+
+    # Provided by SummaryWriter.
+    log_dir: str
+    file_writer: Any
+    all_writers: Any
+
+    def _core(self) -> Any:  # pragma: no cover - SummaryWriter's
+        raise NotImplementedError
+
+    def _get_file_writer(self) -> Any:  # pragma: no cover - SummaryWriter's
+        raise NotImplementedError
+
+    # -- PR curves ------------------------------------------------------------------------
+
+    def add_pr_curve(
+        self,
+        tag: str,
+        labels: Any,
+        predictions: Any,
+        global_step: Any = None,
+        num_thresholds: int = 127,
+        weights: Any = None,
+        walltime: Any = None,
+    ) -> None:
+        """Logs a precision-recall curve of `predictions` (in [0, 1]) against binary
+        `labels`, computed on the background thread exactly as torch computes it.
+
+        ``num_thresholds`` is capped at 127 (TensorBoard's limit, as in torch);
+        ``weights`` is a scalar or one weight per prediction.
+        """
+        check_tag(tag)
+        labels_arr, lc, pred_arr, pc, weights_arg, weight = pr_curve_args(
+            labels, predictions, weights
+        )
+        pending = _core.pr_curve_summary(
+            tag,
+            labels_arr,
+            lc,
+            pred_arr,
+            pc,
+            as_num_thresholds(num_thresholds),
+            weights_arg,
+            weight,
+        )
+        self._core().add_pending(pending, _opt_step(global_step), _opt_walltime(walltime))
+
+    def add_pr_curve_raw(
+        self,
+        tag: str,
+        true_positive_counts: Any,
+        false_positive_counts: Any,
+        true_negative_counts: Any,
+        false_negative_counts: Any,
+        precision: Any,
+        recall: Any,
+        global_step: Any = None,
+        num_thresholds: int = 127,
+        weights: Any = None,
+        walltime: Any = None,
+    ) -> None:
+        """Logs a PR curve from precomputed counts (six equal-length arrays).
+
+        ``weights`` is accepted and unused, as in both anchors.
+        """
+        check_tag(tag)
+        rows = pr_curve_raw_rows(
+            true_positive_counts,
+            false_positive_counts,
+            true_negative_counts,
+            false_negative_counts,
+            precision,
+            recall,
+        )
+        pending = _core.pr_curve_raw_summary(tag, rows, as_num_thresholds(num_thresholds))
+        self._core().add_pending(pending, _opt_step(global_step), _opt_walltime(walltime))
+
+    # -- custom scalars -------------------------------------------------------------------
+
+    def add_custom_scalars(self, layout: dict) -> None:
+        """Defines charts that group scalar tags: ``{category: {title: [kind, tags]}}``
+        with kind "Multiline" or "Margin" (exactly 3 tags: value, lower, upper).
+
+        TensorBoard reads one layout per run: call it once per writer.
+        """
+        pending = _core.custom_scalars_summary(custom_scalars_layout(layout))
+        self._core().add_pending(pending)
+
+    def add_custom_scalars_multilinechart(
+        self, tags: list, category: str = "default", title: str = "untitled"
+    ) -> None:
+        """Shorthand for a layout with one multiline chart of `tags`."""
+        self.add_custom_scalars({category: {title: ["Multiline", tags]}})
+
+    def add_custom_scalars_marginchart(
+        self, tags: list, category: str = "default", title: str = "untitled"
+    ) -> None:
+        """Shorthand for a layout with one margin chart; `tags` = [value, lower, upper]."""
+        if isinstance(tags, str) or not hasattr(tags, "__len__") or len(tags) != 3:
+            raise ValueError(f"tags must be 3 tags (value, lower, upper), got {describe(tags)}")
+        self.add_custom_scalars({category: {title: ["Margin", tags]}})
+
+    # -- mesh -----------------------------------------------------------------------------
+
+    def add_mesh(
+        self,
+        tag: str,
+        vertices: Any,
+        colors: Any = None,
+        faces: Any = None,
+        config_dict: Any = None,
+        global_step: Any = None,
+        walltime: Any = None,
+    ) -> None:
+        """Logs a mesh or point cloud: `vertices`, `colors` and `faces` of shape (B, N, 3);
+        `config_dict` holds three.js camera, light and material settings.
+        """
+        check_tag(tag)
+        parts = mesh_parts(vertices, colors, faces)
+        pending = _core.mesh_summary(tag, parts, mesh_json_config(config_dict))
+        self._core().add_pending(pending, _opt_step(global_step), _opt_walltime(walltime))
+
+    # -- hparams --------------------------------------------------------------------------
+
+    def add_hparams(
+        self,
+        hparam_dict: dict,
+        metric_dict: dict,
+        hparam_domain_discrete: Optional[dict] = None,
+        run_name: Optional[str] = None,
+        global_step: Any = None,
+        *,
+        name: Optional[str] = None,
+    ) -> None:
+        """Logs hyperparameters and their metrics for TensorBoard's HParams tab.
+
+        Both anchors' signatures work: torch's ``(hparam_dict, metric_dict,
+        hparam_domain_discrete=None, run_name=None, global_step=None)`` and
+        tensorboardX's ``(hparam_dict, metric_dict, name=None, global_step=None)``.
+        As both anchors do, it writes a sub-run ``{log_dir}/{run_name or time.time()}``
+        holding the hparams and one scalar per metric (metric keys should not be tags
+        that ``add_scalar`` also uses). Booleans are stored as booleans.
+        """
+        # tensorboardX's third positional argument is the run name and its fourth the
+        # step; torch's are the discrete domains and the run name.
+        if isinstance(hparam_domain_discrete, str):
+            if name is not None and name != hparam_domain_discrete:
+                raise ValueError(
+                    f"run name given twice: {hparam_domain_discrete!r} and name={name!r}"
+                )
+            name = hparam_domain_discrete
+            hparam_domain_discrete = None
+            if run_name is not None and not isinstance(run_name, str):
+                if global_step is not None:
+                    raise TypeError(f"global_step given twice: {run_name!r} and {global_step!r}")
+                run_name, global_step = None, run_name
+        if name is not None:
+            if run_name is not None and run_name != name:
+                raise ValueError(f"run_name={run_name!r} and name={name!r} disagree; pass one")
+            run_name = name
+        if run_name is not None and not isinstance(run_name, str):
+            raise TypeError(f"run_name must be a str, got {describe(run_name)}")
+        hparams, metrics = hparams_args(hparam_dict, metric_dict, hparam_domain_discrete)
+        metric_values = [scalar_to_float(metric_dict[k], f"metric_dict[{k!r}]") for k in metrics]
+        step = _opt_step(global_step)
+        exp, ssi, sei = _core.hparams_summaries(hparams, metrics)
+
+        from .file_writer import FileWriter
+
+        logdir = os.path.join(self._get_file_writer().get_logdir(), run_name or str(time.time()))
+        writer = FileWriter(logdir)
+        try:
+            core = writer._writer()
+            core.add_pending(exp, step)
+            core.add_pending(ssi, step)
+            core.add_pending(sei, step)
+            for key, value in zip(metrics, metric_values):
+                core.add_scalar(key, value, step)
+        finally:
+            writer.close()
+
+    # -- embeddings -----------------------------------------------------------------------
+
+    def add_embedding(
+        self,
+        mat: Any,
+        metadata: Any = None,
+        label_img: Any = None,
+        global_step: Any = None,
+        tag: str = "default",
+        metadata_header: Any = None,
+        *,
+        tensor_format: Optional[str] = None,
+    ) -> None:
+        """Writes points for TensorBoard's projector under ``{log_dir}/{step:05d}/{tag}``.
+
+        Args:
+            mat: (N, D) matrix, one row per point.
+            metadata: N labels (or N rows of columns with `metadata_header`).
+            label_img: (N, C, H, W) images (C = 1 or 3), floats in [0, 1] or uint8;
+                combined into ``sprite.png``.
+            tensor_format: "tsv" (torch's text file) or "binary" (float32 with
+                ``tensor_shape`` in the config: ~5x smaller and much faster to write
+                and to load). Default: ``self.embedding_tensor_format`` ("tsv").
+
+        The files are written on a background thread; ``flush()`` and ``close()`` wait
+        for them. ``projector_config.pbtxt`` lists every embedding of this writer.
+        """
+        files = self.__dict__.get("_embedding_files")
+        if files is None:
+            files = self.__dict__.setdefault("_embedding_files", EmbeddingFiles())
+        files.add(
+            self._get_file_writer().get_logdir(),
+            mat,
+            metadata,
+            label_img,
+            global_step,
+            tag,
+            metadata_header,
+            self.embedding_tensor_format if tensor_format is None else tensor_format,
+        )
+
+    # -- graphs ---------------------------------------------------------------------------
+
+    def add_graph(
+        self,
+        model: Any,
+        input_to_model: Any = None,
+        verbose: bool = False,
+        use_strict_trace: bool = True,
+    ) -> None:
+        """Logs the graph of a PyTorch model, traced with ``torch.jit.trace`` on
+        `input_to_model` (a tensor or a tuple of tensors), as torch names its nodes.
+        """
+        nodes = torch_graph_nodes(model, input_to_model, verbose, use_strict_trace)
+        self._core().add_graph_nodes(nodes, True)
+
+    def add_onnx_graph(self, prototxt: Any = None, *, onnx_model_file: Any = None) -> None:
+        """Logs the graph of an ONNX model file (needs the ``onnx`` package).
+
+        torch names the argument ``prototxt``, tensorboardX ``onnx_model_file``.
+        """
+        path = prototxt if prototxt is not None else onnx_model_file
+        if path is None:
+            raise TypeError("add_onnx_graph needs the path of an ONNX model file")
+        self._core().add_graph_nodes(onnx_graph_nodes(path), False)
+
+    def add_openvino_graph(self, xmlname: Any) -> None:
+        """tensorboardX's: logs the graph of an OpenVINO IR model (its .xml file)."""
+        self._core().add_graph_nodes(openvino_graph_nodes(xmlname), False)
+
+    # -- tensorboardX extras --------------------------------------------------------------
+
+    @property
+    def scalar_dict(self) -> dict:
+        """tensorboardX's record of `add_scalars`: ``{sub-run dir: [[walltime, step,
+        value], ...]}`` since the last `export_scalars_to_json` (kept compactly)."""
+        history = self.__dict__.get("_scalar_history") or {}
+        out = {}
+        for key, (floats, steps) in history.items():
+            out[key] = [
+                [floats[2 * i], None if steps[i] == _NO_STEP else steps[i], floats[2 * i + 1]]
+                for i in range(len(steps))
+            ]
+        return out
+
+    @scalar_dict.setter
+    def scalar_dict(self, value: dict) -> None:
+        if value:
+            raise ValueError("scalar_dict can only be reset to {}")
+        self.__dict__["_scalar_history"] = {}
+
+    def _remember_scalar(
+        self, run_dir: str, value: float, global_step: Optional[int], walltime: float
+    ) -> None:
+        """Records one `add_scalars` value for `scalar_dict` (24 bytes each)."""
+        history = self.__dict__.get("_scalar_history")
+        if history is None:
+            history = self.__dict__.setdefault("_scalar_history", {})
+        entry = history.get(run_dir)
+        if entry is None:
+            entry = history[run_dir] = (array.array("d"), array.array("q"))
+        entry[0].append(walltime)
+        entry[0].append(value)
+        entry[1].append(_NO_STEP if global_step is None else global_step)
+
+    def export_scalars_to_json(self, path: Any) -> None:
+        """Writes every value logged by `add_scalars` since the last export as
+        ``{sub-run dir: [[walltime, step, value], ...]}`` (tensorboardX's format), then
+        forgets them."""
+        with open(path, "w") as f:
+            json.dump(self.scalar_dict, f)
+        self.__dict__["_scalar_history"] = {}
+
+    @contextlib.contextmanager
+    def use_metadata(self, *, global_step: Any = None, walltime: Any = None) -> Iterator[Any]:
+        """tensorboardX's context manager: default `global_step` and/or `walltime` for
+        every ``add_*`` call inside it that does not pass its own.
+
+            with writer.use_metadata(global_step=10):
+                writer.add_scalar("loss", 3.0)
+        """
+        if global_step is None and walltime is None:
+            raise ValueError("use_metadata needs global_step and/or walltime")
+        if self.__dict__.get("_metadata_defaults"):
+            raise RuntimeError("use_metadata is already active on this writer")
+        step = _opt_step(global_step)
+        wall = _opt_walltime(walltime)
+        installed = []
+        self.__dict__["_metadata_defaults"] = True
+        try:
+            for attr in dir(type(self)):
+                if not attr.startswith("add_") or attr in self.__dict__:
+                    continue  # not a method, or replaced (write_to_disk=False)
+                method = getattr(self, attr)
+                wrapped = _with_defaults(method, step, wall)
+                if wrapped is not None:
+                    self.__dict__[attr] = wrapped
+                    installed.append(attr)
+            yield self
+        finally:
+            for attr in installed:
+                self.__dict__.pop(attr, None)
+            self.__dict__.pop("_metadata_defaults", None)
+
+    # -- lifecycle hooks (called by SummaryWriter.flush/close) ----------------------------
+
+    def _flush_plugins(self) -> None:
+        files = self.__dict__.get("_embedding_files")
+        if files is not None:
+            files.wait()
+
+    def _close_plugins(self) -> None:
+        files = self.__dict__.get("_embedding_files")
+        if files is not None:
+            files.close()
+
+    # -- pickling -------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict:
+        """A pickled writer carries its configuration, not its files or threads: the
+        receiving process writes a new event file in the same directory on first use."""
+        state = dict(self.__dict__)
+        for key in ("file_writer", "all_writers", "_lock", "_scalar_history", "_metadata_defaults"):
+            state.pop(key, None)
+        for key in [k for k in state if k.startswith("add_")]:
+            del state[key]  # no-op methods of write_to_disk=False, use_metadata wrappers
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__["_lock"] = threading.Lock()
+        self.file_writer = None
+        self.all_writers = None
+        if not self.__dict__.get("_write_to_disk", True):
+            disable = getattr(self, "_disable", None)
+            if disable is not None:
+                disable()
+
+
+_SIGNATURES: dict = {}
+
+
+def _with_defaults(method: Any, step: Optional[int], walltime: Optional[float]) -> Any:
+    """`method` with `global_step`/`walltime` filled in when the caller leaves them None;
+    None if it takes neither."""
+    func = getattr(method, "__func__", method)
+    sig = _SIGNATURES.get(func)
+    if sig is None:
+        try:
+            sig = inspect.signature(method)
+        except (TypeError, ValueError):
+            return None
+        _SIGNATURES[func] = sig
+    fill = {}
+    if step is not None and "global_step" in sig.parameters:
+        fill["global_step"] = step
+    if walltime is not None and "walltime" in sig.parameters:
+        fill["walltime"] = walltime
+    if not fill:
+        return None
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        bound = sig.bind(*args, **kwargs)
+        for key, value in fill.items():
+            if bound.arguments.get(key) is None:
+                bound.arguments[key] = value
+        return method(*bound.args, **bound.kwargs)
+
+    call.__name__ = getattr(method, "__name__", "add")
+    call.__doc__ = getattr(method, "__doc__", None)
+    return call

@@ -202,11 +202,15 @@ class SummaryWriter(MediaMixin, PluginsMixin):
     ) -> None:
         """Logs several numbers under one tag, each in its own sub-run (torch's layout)."""
         check_tag(main_tag, "main_tag")
+        if "\x00" in main_tag:  # it names a directory
+            raise ValueError(f"main_tag cannot contain NUL (it names a directory): {main_tag!r}")
         if not isinstance(tag_scalar_dict, dict):
             raise TypeError(f"tag_scalar_dict must be a dict, got {describe(tag_scalar_dict)}")
         values = {}
         for key, value in tag_scalar_dict.items():
             check_tag(key, "tag_scalar_dict key")
+            if "\x00" in key:
+                raise ValueError(f"tag_scalar_dict key cannot contain NUL (a directory): {key!r}")
             values[key] = scalar_to_float(value, f"tag_scalar_dict[{key!r}]")
         global_step = _step(global_step)
         walltime = time.time() if walltime is None else as_walltime(walltime)

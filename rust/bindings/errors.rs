@@ -19,9 +19,14 @@ impl From<FerroError> for PyErr {
                     };
                     PyOSError::new_err((code, err.to_string(), filename))
                 }
+                // A path the OS cannot take (an embedded NUL): the argument is wrong.
+                None if source.kind() == std::io::ErrorKind::InvalidInput => {
+                    PyValueError::new_err(err.to_string())
+                }
                 None => PyOSError::new_err(err.to_string()),
             },
             FerroError::Closed(_) => PyRuntimeError::new_err(err.to_string()),
+            FerroError::Forked { .. } => PyRuntimeError::new_err(err.to_string()),
             FerroError::Worker { .. } => PyRuntimeError::new_err(err.to_string()),
         }
     }

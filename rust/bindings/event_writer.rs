@@ -56,11 +56,41 @@ impl PyEventWriter {
             wall_time: wall_time(walltime)?,
             kind,
         };
+        // No poison record: an event protocol buffers cannot read is never queued.
+        crate::limits::check_job(&job, self.inner.max_event_bytes())?;
         match self.inner.try_submit(job)? {
-            None => Ok(()),
-            Some(job) => Ok(py.detach(|| self.inner.submit_blocking(job))?),
+            None => {}
+            Some(job) => py.detach(|| self.inner.submit_blocking(job))?,
         }
+        self.warn_notices(py)
     }
+
+    /// Turns the writer's notices (file replaced, event dropped) into Python warnings.
+    #[inline]
+    fn warn_notices(&self, py: Python<'_>) -> PyResult<()> {
+        if !self.inner.has_notices() {
+            return Ok(());
+        }
+        let category = py.get_type::<pyo3::exceptions::PyRuntimeWarning>();
+        for notice in self.inner.take_notices() {
+            let message = std::ffi::CString::new(notice.replace('\0', " ")).unwrap_or_default();
+            // stacklevel 2: the caller of the SummaryWriter method that noticed it.
+            PyErr::warn(py, &category, &message, 2)?;
+        }
+        Ok(())
+    }
+}
+
+/// Rejects serialized protos that readers would reject: they must parse, and every
+/// string field must be valid UTF-8 (TensorBoard's Python reader raises on one that is
+/// not, and rustboard drops the rest of the file).
+fn check_proto<M: prost::Message + Default>(bytes: &[u8], name: &str) -> PyResult<()> {
+    M::decode(bytes).map(|_| ()).map_err(|e| {
+        PyValueError::new_err(format!(
+            "{name}: not a valid serialized protocol buffer of that type ({e}); nothing \
+             was written"
+        ))
+    })
 }
 
 #[pymethods]
@@ -96,8 +126,9 @@ impl PyEventWriter {
 
     /// Path of the event file.
     #[getter]
-    fn path(&self) -> String {
-        self.inner.path().display().to_string()
+    fn path(&self) -> std::ffi::OsString {
+        // A str (as os.fsdecode gives), like torch's; it changes if the file was replaced.
+        self.inner.path().into_os_string()
     }
 
     #[pyo3(signature = (tag, value, step=None, walltime=None, new_style=false, double_precision=false))]
@@ -258,6 +289,7 @@ impl PyEventWriter {
         step: Option<i64>,
         walltime: Option<f64>,
     ) -> PyResult<()> {
+        check_proto::<crate::proto::Summary>(&summary, "summary")?;
         self.submit(py, step, walltime, JobKind::SummaryBytes(summary))
     }
 
@@ -270,6 +302,7 @@ impl PyEventWriter {
         step: Option<i64>,
         walltime: Option<f64>,
     ) -> PyResult<()> {
+        check_proto::<Event>(&event, "event")?;
         self.submit(py, step, walltime, JobKind::EventBytes(event))
     }
 
@@ -295,17 +328,20 @@ impl PyEventWriter {
 
     /// Returns when every event accepted before the call is written and fsync'd.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
-        Ok(py.detach(|| self.inner.flush())?)
+        py.detach(|| self.inner.flush())?;
+        self.warn_notices(py)
     }
 
     /// Flushes and stops the worker. Idempotent.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        Ok(py.detach(|| self.inner.close())?)
+        let result = py.detach(|| self.inner.close());
+        self.warn_notices(py)?;
+        Ok(result?)
     }
 
     /// Events accepted so far.
     #[getter]
-    fn accepted(&self) -> u64 {
-        self.inner.accepted()
+    fn accepted(&self) -> PyResult<u64> {
+        Ok(self.inner.accepted()?)
     }
 }

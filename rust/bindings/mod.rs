@@ -6,6 +6,8 @@
 mod arrays;
 mod errors;
 mod event_writer;
+mod media;
+mod plugins;
 mod reader;
 
 use pyo3::prelude::*;
@@ -15,6 +17,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_writer::PyEventWriter>()?;
     m.add_function(wrap_pyfunction!(reader::read_records, m)?)?;
     m.add_function(wrap_pyfunction!(reader::default_bucket_edges, m)?)?;
+    plugins::register(m)?;
+    media::register(m)?;
+    // Whether this build honours FERROBOARD_FAULTS (test builds only; see rust/faults.rs).
+    m.add("FAULT_INJECTION", crate::faults::ENABLED)?;
     m.add(
         "BATCH_WINDOW_SECS",
         crate::writer::BATCH_WINDOW.as_secs_f64(),

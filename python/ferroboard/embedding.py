@@ -1,0 +1,224 @@
+"""`add_embedding`: files for TensorBoard's projector, written by a Rust thread.
+
+The caller validates, prepares `metadata.tsv` (it needs Python's `str()` of each label)
+and creates the directory; the tensor file, the sprite PNG and `projector_config.pbtxt`
+are written in the background. `flush()`/`close()` wait for them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import threading
+import warnings
+import weakref
+from collections.abc import Sequence
+from typing import Any, Optional
+
+import numpy as np
+
+from . import _core
+from .conversions import _is_torch_tensor, array_for_core, as_step, describe, to_numpy
+
+#: Tensor file formats of `add_embedding(tensor_format=...)`.
+TENSOR_FORMATS = ("tsv", "binary")
+#: The projector does not show sprites larger than this (lanpa/tensorboardX#516).
+MAX_SPRITE_SIDE = 8192
+
+_live: weakref.WeakSet[EmbeddingFiles] = weakref.WeakSet()
+_live_lock = threading.Lock()
+
+
+def encode_tag(tag: str) -> str:
+    """torch's `_encode`: `%`, `/` and `\\` percent-encoded, so a tag is one directory."""
+    return tag.replace("%", "%25").replace("/", "%2f").replace("\\", "%5c")
+
+
+def metadata_tsv(metadata: Any, n: int, metadata_header: Any) -> bytes:
+    """torch's `make_tsv`: one `str(label)` per line, or a header and tab-joined rows."""
+    if _is_torch_tensor(metadata):
+        # torch would write str(tensor(3)) = "tensor(3)"; the element itself is meant
+        # (numpy scalars print as torch prints a numpy array's elements).
+        metadata = to_numpy(metadata, "metadata")
+    if not _is_list_like(metadata):
+        raise TypeError(f"metadata must be a list of labels, got {describe(metadata)}")
+    if len(metadata) != n:
+        raise ValueError(
+            f"metadata must have one label per data point: {len(metadata)} labels for {n} points"
+        )
+    if not metadata_header:
+        lines = [str(x) for x in metadata]
+    else:
+        header = list(metadata_header)
+        rows = [header]
+        for i, row in enumerate(metadata):
+            if not _is_list_like(row):
+                raise TypeError(
+                    f"metadata[{i}] must be a list of {len(header)} columns (metadata_header "
+                    f"is given), got {describe(row)}"
+                )
+            if len(row) != len(header):
+                raise ValueError(
+                    f"metadata[{i}] has {len(row)} columns but metadata_header has {len(header)}"
+                )
+            rows.append(row)
+        lines = ["\t".join(str(e) for e in row) for row in rows]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def _is_list_like(x: Any) -> bool:
+    return not isinstance(x, (str, bytes)) and (
+        isinstance(x, (Sequence, np.ndarray))
+        or (hasattr(x, "__len__") and hasattr(x, "__getitem__"))
+    )
+
+
+def sprite_side(shape: tuple) -> int:
+    """Side of torch's square sprite for label images of `shape` (N, C, H, W)."""
+    n, _c, h, w = shape
+    cols = min(n, math.ceil(n**0.5))
+    rows = math.ceil(n / cols)
+    return max(cols * w, rows * h)
+
+
+class EmbeddingFiles:
+    """One writer's embeddings: its background thread and the projector config entries.
+
+    After a fork, the child gets a new thread (the parent's does not exist there) and
+    keeps the entries written so far, as a pickled writer does.
+    """
+
+    def __init__(self, config: Optional[list] = None) -> None:
+        self.config: list = list(config or [])
+        self._core: Optional[Any] = None
+        self._pid = -1
+        # Submitting and recording the config entry happen together, so that each job's
+        # config lists every earlier embedding (calls may come from several threads).
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict:
+        return {"config": list(self.config)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state.get("config"))  # type: ignore[misc]
+
+    def _writer(self) -> Any:
+        if self._core is None or self._pid != os.getpid():
+            self._core = _core.EmbeddingWriter()
+            self._pid = os.getpid()
+            with _live_lock:
+                _live.add(self)
+        return self._core
+
+    def add(
+        self,
+        logdir: str,
+        mat: Any,
+        metadata: Any,
+        label_img: Any,
+        global_step: Any,
+        tag: str,
+        metadata_header: Any,
+        tensor_format: str,
+    ) -> None:
+        if not isinstance(tag, str):
+            raise TypeError(f"tag must be a str, got {describe(tag)}")
+        if tensor_format not in TENSOR_FORMATS:
+            raise ValueError(f"tensor_format must be 'tsv' or 'binary', got {tensor_format!r}")
+        step = 0 if global_step is None else as_step(global_step)
+        mat_arr, mat_code = array_for_core(mat, "mat")
+        if mat_arr.ndim != 2:
+            raise ValueError(
+                f"mat must be 2-D (N, D), where N is the number of points, got shape "
+                f"{mat_arr.shape}"
+            )
+        n = mat_arr.shape[0]
+        metadata_bytes = None if metadata is None else metadata_tsv(metadata, n, metadata_header)
+        img = None
+        if label_img is not None:
+            img_arr, img_code = array_for_core(label_img, "label_img")
+            if img_arr.ndim != 4 or img_arr.shape[1] not in (1, 3):
+                raise ValueError(
+                    f"label_img must have shape (N, C, H, W) with C = 1 or 3, got {img_arr.shape}"
+                )
+            if img_arr.shape[0] != n:
+                raise ValueError(
+                    f"label_img must have one image per data point: {img_arr.shape[0]} "
+                    f"images for {n} points"
+                )
+            if min(img_arr.shape) == 0:
+                raise ValueError(f"label_img has no pixels: shape {img_arr.shape}")
+            side = sprite_side(img_arr.shape)
+            if side > MAX_SPRITE_SIDE:
+                warnings.warn(
+                    f"add_embedding: the sprite is {side}x{side} pixels; TensorBoard's "
+                    f"projector shows at most {MAX_SPRITE_SIDE}x{MAX_SPRITE_SIDE}",
+                    stacklevel=3,
+                )
+            img = (img_arr, img_code)
+
+        step_text = str(step).zfill(5)
+        subdir = f"{step_text}/{encode_tag(tag)}"
+        save_path = os.path.join(logdir, subdir)
+        if os.path.exists(save_path):
+            if not os.path.isdir(save_path):
+                raise NotADirectoryError(
+                    f"Path: `{save_path}` exists, but is a file. Cannot proceed."
+                )
+            warnings.warn(
+                f"add_embedding: {save_path} exists (did you set global_step?); its files "
+                "are replaced",
+                stacklevel=3,
+            )
+        else:
+            os.makedirs(save_path, exist_ok=True)
+
+        if self._core is not None and self._pid != os.getpid():
+            self._lock = threading.Lock()  # a forked child: the parent's may be held
+        with self._lock:
+            info = self._writer().submit(
+                logdir,
+                subdir,
+                f"{tag}:{step_text}",
+                mat_arr,
+                mat_code,
+                tensor_format == "binary",
+                metadata_bytes,
+                img,
+                self.config,
+            )
+            self.config.append(info)
+
+    def wait(self) -> None:
+        """Returns when every embedding added so far is on disk."""
+        if self._core is not None and self._pid == os.getpid():
+            self._core.wait()
+
+    def close(self) -> None:
+        core, self._core = self._core, None
+        if core is not None and self._pid == os.getpid():
+            with _live_lock:
+                _live.discard(self)
+            core.close()
+
+
+def _close_all() -> None:
+    with _live_lock:
+        files = list(_live)
+    for f in files:
+        try:
+            f.close()
+        except Exception as exc:  # noqa: BLE001 - report and go on with the others
+            print(f"ferroboard: writing embeddings at exit failed: {exc}")
+
+
+def _after_fork_in_child() -> None:
+    global _live_lock
+    _live_lock = threading.Lock()  # may have been held at fork time
+    _live.clear()  # the parent's threads do not exist here
+
+
+atexit.register(_close_all)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

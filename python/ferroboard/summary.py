@@ -1,0 +1,459 @@
+"""Functions of torch's `torch.utils.tensorboard.summary` (and tensorboardX's), for code
+that builds summaries itself and passes them to ``FileWriter.add_summary``.
+
+    from ferroboard import summary
+    exp, ssi, sei = summary.hparams({"lr": 0.1}, {"hp/acc": 0.0})
+    writer._get_file_writer().add_summary(exp)
+
+Each function returns a ``Summary`` proto: TensorBoard's own class
+(``tensorboard.compat.proto.summary_pb2.Summary``) when the ``tensorboard`` package is
+installed, otherwise a small stand-in whose ``SerializeToString()`` gives the same bytes.
+The values are computed by the Rust core, as ``SummaryWriter`` computes them.
+"""
+
+from __future__ import annotations
+
+import struct
+import tempfile
+from typing import Any, Callable, Optional
+
+import numpy as np
+
+from . import _core
+from ._plugin_args import (
+    as_num_thresholds,
+    custom_scalars_layout,
+    hparams_args,
+    mesh_json_config,
+    mesh_parts,
+    pr_curve_args,
+    pr_curve_raw_rows,
+)
+from .conversions import array_for_core, check_tag, describe, scalar_to_float, to_numpy
+from .histogram_bins import resolve_edges
+
+__all__ = [
+    "audio",
+    "compute_curve",
+    "custom_scalars",
+    "half_to_int",
+    "histogram",
+    "histogram_raw",
+    "hparams",
+    "image",
+    "image_boxes",
+    "int_to_half",
+    "make_histogram",
+    "make_image",
+    "make_video",
+    "mesh",
+    "pr_curve",
+    "pr_curve_raw",
+    "scalar",
+    "tensor_proto",
+    "text",
+    "video",
+]
+
+
+class SerializedProto:
+    """A protobuf message held as its serialized bytes (used when TensorBoard's proto
+    classes are not installed). ``FileWriter.add_summary`` accepts it."""
+
+    __slots__ = ("_data", "_name")
+
+    def __init__(self, data: bytes, name: str = "Summary") -> None:
+        self._data = bytes(data)
+        self._name = name
+
+    def SerializeToString(self, **_kwargs: Any) -> bytes:  # noqa: N802 - protobuf's name
+        return self._data
+
+    def ByteSize(self) -> int:  # noqa: N802 - protobuf's name
+        return len(self._data)
+
+    def __bytes__(self) -> bytes:
+        return self._data
+
+    def __eq__(self, other: object) -> bool:
+        serialize = getattr(other, "SerializeToString", None)
+        return serialize is not None and serialize() == self._data
+
+    def __hash__(self) -> int:
+        return hash(self._data)
+
+    def __repr__(self) -> str:
+        return f"<{self._name}: {len(self._data)} serialized bytes>"
+
+
+def _proto(data: bytes, name: str = "Summary") -> Any:
+    """TensorBoard's message class parsed from `data`, or a `SerializedProto`."""
+    try:
+        if name == "Summary":
+            from tensorboard.compat.proto.summary_pb2 import Summary as cls
+        elif name == "HistogramProto":
+            from tensorboard.compat.proto.summary_pb2 import HistogramProto as cls
+        elif name == "Image":
+            from tensorboard.compat.proto.summary_pb2 import Summary
+
+            cls = Summary.Image
+        else:  # pragma: no cover - internal names only
+            raise ImportError(name)
+    except ImportError:
+        return SerializedProto(data, name)
+    return cls.FromString(data)
+
+
+# -- a minimal protobuf reader (to take fields out of serialized messages) ---------------
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    shift = value = 0
+    while True:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value, pos
+        shift += 7
+
+
+def _field(data: bytes, number: int) -> Optional[bytes]:
+    """The last length-delimited field `number` of a serialized message, or None."""
+    pos, found = 0, None
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        wire = key & 7
+        if wire == 0:
+            _, pos = _varint(data, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            if key >> 3 == number:
+                found = data[pos : pos + length]
+            pos += length
+        else:  # pragma: no cover - groups are not used by these messages
+            raise ValueError(f"unsupported wire type {wire}")
+    return found
+
+
+def _first_value_field(summary: bytes, number: int) -> bytes:
+    """Field `number` of the first `Summary.Value` of a serialized Summary."""
+    value = _field(summary, 1)
+    if value is None:
+        raise ValueError("the summary has no value")
+    inner = _field(value, number)
+    return b"" if inner is None else inner
+
+
+# -- scalars, text, histograms, tensors --------------------------------------------------
+
+
+def scalar(
+    name: str,
+    tensor: Any,
+    collections: Any = None,
+    new_style: bool = False,
+    double_precision: bool = False,
+) -> Any:
+    """A scalar summary (``simple_value``; a scalar tensor with ``new_style``)."""
+    check_tag(name, "name")
+    value = scalar_to_float(tensor, "tensor")
+    return _proto(
+        _core.scalar_summary(name, value, bool(new_style), bool(double_precision)).serialize()
+    )
+
+
+def text(tag: str, text: str) -> Any:
+    """A text summary (tag gains ``/text_summary``)."""
+    check_tag(tag)
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {describe(text)}")
+    return _proto(_core.text_summary(tag, text).serialize())
+
+
+def _histogram_bytes(name: str, values: Any, bins: Any, max_bins: Any) -> bytes:
+    check_tag(name, "name")
+    array, code = array_for_core(values, "values")
+    if array.size == 0:
+        raise ValueError(f"values: the input has no element (shape {array.shape})")
+    edges = resolve_edges(bins, array, code)
+    if max_bins is not None and (
+        isinstance(max_bins, bool) or not isinstance(max_bins, int) or max_bins < 1
+    ):
+        raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
+    return _core.histogram_summary(name, array, code, edges, max_bins).serialize()
+
+
+def histogram(name: str, values: Any, bins: Any, max_bins: Optional[int] = None) -> Any:
+    """A histogram summary of `values` with numpy-style `bins` ("tensorflow" for torch's
+    default edges)."""
+    return _proto(_histogram_bytes(name, values, bins, max_bins))
+
+
+def make_histogram(values: Any, bins: Any, max_bins: Optional[int] = None) -> Any:
+    """The ``HistogramProto`` of `values`."""
+    summary = _histogram_bytes("histogram", values, bins, max_bins)
+    return _proto(_first_value_field(summary, 5), "HistogramProto")
+
+
+def histogram_raw(
+    name: str,
+    min: float,
+    max: float,
+    num: float,
+    sum: float,
+    sum_squares: float,
+    bucket_limits: Any,
+    bucket_counts: Any,
+) -> Any:
+    """A histogram summary from precomputed statistics and buckets."""
+    check_tag(name, "name")
+    limits = to_numpy(bucket_limits, "bucket_limits").astype(float).ravel().tolist()
+    counts = to_numpy(bucket_counts, "bucket_counts").astype(float).ravel().tolist()
+    stats = [
+        scalar_to_float(v, n)
+        for v, n in (
+            (min, "min"),
+            (max, "max"),
+            (num, "num"),
+            (sum, "sum"),
+            (sum_squares, "sum_squares"),
+        )
+    ]
+    return _proto(_core.histogram_raw_summary(name, *stats, limits, counts).serialize())
+
+
+def tensor_proto(tag: str, tensor: Any) -> Any:
+    """torch's ``tensor_proto``: the whole tensor with the ``tensor`` plugin."""
+    check_tag(tag)
+    array, code = array_for_core(tensor, "tensor")
+    return _proto(_core.tensor_summary(tag, array, code).serialize())
+
+
+# -- plugins ------------------------------------------------------------------------------
+
+
+def pr_curve(
+    tag: str, labels: Any, predictions: Any, num_thresholds: int = 127, weights: Any = None
+) -> Any:
+    """A precision-recall curve summary (torch's ``compute_curve``; at most 127
+    thresholds)."""
+    check_tag(tag)
+    labels_arr, lc, pred_arr, pc, weights_arg, weight = pr_curve_args(labels, predictions, weights)
+    pending = _core.pr_curve_summary(
+        tag, labels_arr, lc, pred_arr, pc, as_num_thresholds(num_thresholds), weights_arg, weight
+    )
+    return _proto(pending.serialize())
+
+
+def compute_curve(
+    labels: Any, predictions: Any, num_thresholds: Optional[int] = None, weights: Any = None
+) -> np.ndarray:
+    """torch's ``compute_curve``: float64 rows TP, FP, TN, FN, precision, recall, one
+    column per threshold (not capped: torch caps in ``pr_curve``)."""
+    if num_thresholds is None:
+        raise TypeError("num_thresholds is required")
+    labels_arr, lc, pred_arr, pc, weights_arg, weight = pr_curve_args(labels, predictions, weights)
+    t = as_num_thresholds(num_thresholds)
+    if t > 127:
+        raise ValueError(f"num_thresholds must be at most 127, got {t}")
+    flat = _core.compute_pr_curve(labels_arr, lc, pred_arr, pc, t, weights_arg, weight)
+    return np.asarray(flat, dtype=np.float64).reshape(6, t)
+
+
+def pr_curve_raw(
+    tag: str,
+    tp: Any,
+    fp: Any,
+    tn: Any,
+    fn: Any,
+    precision: Any,
+    recall: Any,
+    num_thresholds: int = 127,
+    weights: Any = None,
+) -> Any:
+    """A PR curve summary from precomputed rows (`weights` unused, as in torch)."""
+    check_tag(tag)
+    rows = pr_curve_raw_rows(tp, fp, tn, fn, precision, recall)
+    return _proto(
+        _core.pr_curve_raw_summary(tag, rows, as_num_thresholds(num_thresholds)).serialize()
+    )
+
+
+def custom_scalars(layout: dict) -> Any:
+    """The custom-scalars layout summary: ``{category: {title: [kind, tags]}}``."""
+    return _proto(_core.custom_scalars_summary(custom_scalars_layout(layout)).serialize())
+
+
+def mesh(
+    tag: str,
+    vertices: Any,
+    colors: Any,
+    faces: Any,
+    config_dict: Any,
+    display_name: Optional[str] = None,
+    description: Optional[str] = None,
+) -> Any:
+    """A mesh summary: ``{tag}_VERTEX``, ``_FACE``, ``_COLOR`` values (those given)."""
+    check_tag(tag)
+    parts = mesh_parts(vertices, colors, faces)
+    pending = _core.mesh_summary(
+        tag, parts, mesh_json_config(config_dict), display_name or "", description or ""
+    )
+    return _proto(pending.serialize())
+
+
+def hparams(
+    hparam_dict: Any = None, metric_dict: Any = None, hparam_domain_discrete: Any = None
+) -> tuple[Any, Any, Any]:
+    """The three hparams summaries ``(experiment, session_start_info, session_end_info)``.
+
+    Booleans are stored as booleans (torch stores them as numbers).
+    """
+    hps, metrics = hparams_args(hparam_dict, metric_dict, hparam_domain_discrete)
+    exp, ssi, sei = _core.hparams_summaries(hps, metrics)
+    return _proto(exp.serialize()), _proto(ssi.serialize()), _proto(sei.serialize())
+
+
+# -- media (encoded by the core's media code) -------------------------------------------
+
+
+class _Recorder:
+    """Runs `SummaryWriter`'s media methods against one core writer."""
+
+    def __init__(self, core: Any) -> None:
+        self._writer_core = core
+
+    def _core(self) -> Any:
+        return self._writer_core
+
+
+def _media_recorder_class() -> type:
+    from .media import MediaMixin
+
+    return type("_MediaRecorder", (_Recorder, MediaMixin), {})
+
+
+class _RescalingCore:
+    """Passes `rescale` to the core's add_image (the writer's add_image has no such
+    argument)."""
+
+    def __init__(self, core: Any, rescale: float) -> None:
+        self._inner = core
+        self._rescale = rescale
+
+    def add_image(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("rescale", self._rescale)
+        return self._inner.add_image(*args, **kwargs)
+
+
+def _capture(call: Callable[[Any], None]) -> bytes:
+    """The Summary of the one event `call(writer)` writes, encoded by the core's worker
+    (through a private event file, removed afterwards)."""
+    with tempfile.TemporaryDirectory(prefix="ferroboard-summary-") as tmp:
+        core = _core.EventWriter(tmp, "", 10, 120.0)
+        try:
+            call(core)
+        finally:
+            core.close()
+        records, status = _core.read_records(core.path)
+    if status != "clean" or len(records) < 2:
+        raise RuntimeError(f"ferroboard: could not encode the summary ({status})")
+    summary = _field(records[-1], 5)
+    if summary is None:
+        raise RuntimeError("ferroboard: the encoded event holds no summary")
+    return summary
+
+
+def _media(method: str, *args: Any, core_rescale: Any = 1, **kwargs: Any) -> bytes:
+    """Runs the writer's media `method` and returns its Summary; `core_rescale` is given
+    to the core's add_image (for methods that do not take `rescale` themselves)."""
+    recorder_class = _media_recorder_class()
+    rescale = scalar_to_float(core_rescale, "rescale")
+
+    def call(core: Any) -> None:
+        target = core if rescale == 1 else _RescalingCore(core, rescale)
+        getattr(recorder_class(target), method)(*args, **kwargs)
+
+    return _capture(call)
+
+
+def image(tag: str, tensor: Any, rescale: float = 1, dataformats: str = "NCHW") -> Any:
+    """An image summary (a grid for a batch); `dataformats` as in torch ("NCHW" by
+    default here, as in torch's function)."""
+    return _proto(_media("add_image", tag, tensor, dataformats=dataformats, core_rescale=rescale))
+
+
+def image_boxes(
+    tag: str,
+    tensor_image: Any,
+    tensor_boxes: Any,
+    rescale: float = 1,
+    dataformats: str = "CHW",
+    labels: Any = None,
+) -> Any:
+    """An image summary with boxes (N, 4) drawn on it."""
+    return _proto(
+        _media(
+            "add_image_with_boxes",
+            tag,
+            tensor_image,
+            tensor_boxes,
+            rescale=rescale,
+            dataformats=dataformats,
+            labels=labels,
+        )
+    )
+
+
+def make_image(tensor: Any, rescale: float = 1, rois: Any = None, labels: Any = None) -> Any:
+    """The ``Summary.Image`` of an HWC image (with `rois` boxes drawn, if given)."""
+    if rois is None:
+        summary = _media("add_image", "image", tensor, dataformats="HWC", core_rescale=rescale)
+    else:
+        summary = _media(
+            "add_image_with_boxes",
+            "image",
+            tensor,
+            rois,
+            rescale=rescale,
+            dataformats="HWC",
+            labels=labels,
+        )
+    return _proto(_first_value_field(summary, 4), "Image")
+
+
+def video(tag: str, tensor: Any, fps: float = 4) -> Any:
+    """A video summary (animated GIF) of an (N, T, C, H, W) tensor."""
+    return _proto(_media("add_video", tag, tensor, fps=fps))
+
+
+def make_video(tensor: Any, fps: float) -> Any:
+    """The ``Summary.Image`` (animated GIF) of a (T, H, W, C) uint8 video."""
+    arr = to_numpy(tensor, "tensor")
+    if arr.ndim != 4:
+        raise ValueError(f"tensor must have shape (T, H, W, C), got {arr.shape}")
+    summary = _media("add_video", "video", arr[np.newaxis], fps=fps, dataformats="NTHWC")
+    return _proto(_first_value_field(summary, 4), "Image")
+
+
+def audio(tag: str, tensor: Any, sample_rate: int = 44100) -> Any:
+    """An audio summary (16-bit WAV) of samples in [-1, 1]."""
+    return _proto(_media("add_audio", tag, tensor, sample_rate=sample_rate))
+
+
+# -- torch's helpers ----------------------------------------------------------------------
+
+
+def half_to_int(f: float) -> int:
+    """torch's helper: the bits of `f` as a float32, read as an int32."""
+    return struct.unpack("i", struct.pack("f", f))[0]
+
+
+def int_to_half(i: int) -> float:
+    """torch's helper: the inverse of `half_to_int`."""
+    return struct.unpack("f", struct.pack("i", i))[0]
