@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use crate::error::FerroError;
 use crate::proto::HistogramProto;
-use crate::raw_array::{with_f64_blocks, RawArray};
+use crate::raw_array::{pairwise_sum, with_f64_blocks, RawArray};
 
 const TABLE_BITS: u32 = 16;
 const KEY_SHIFT: u32 = 64 - TABLE_BITS;
@@ -143,7 +143,6 @@ struct Partial {
     slots: Vec<u64>,
     min: f64,
     max: f64,
-    sum: f64,
     sum_squares: f64,
     saw_nan: bool,
 }
@@ -154,7 +153,6 @@ impl Partial {
             slots: vec![0; edge_count + 1],
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
-            sum: 0.0,
             sum_squares: 0.0,
             saw_nan: false,
         }
@@ -166,7 +164,6 @@ impl Partial {
         }
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
-        self.sum += other.sum;
         self.sum_squares += other.sum_squares;
         self.saw_nan |= other.saw_nan;
         self
@@ -176,7 +173,6 @@ impl Partial {
 /// Running statistics of one accumulator lane.
 #[derive(Clone, Copy)]
 struct Stats {
-    sum: f64,
     sum_squares: f64,
     min: f64,
     max: f64,
@@ -185,7 +181,6 @@ struct Stats {
 
 impl Stats {
     const EMPTY: Stats = Stats {
-        sum: 0.0,
         sum_squares: 0.0,
         min: f64::INFINITY,
         max: f64::NEG_INFINITY,
@@ -194,7 +189,6 @@ impl Stats {
 
     #[inline(always)]
     fn add(&mut self, x: f64) {
-        self.sum += x;
         self.sum_squares += x * x;
         self.saw_nan |= x.is_nan();
         self.min = self.min.min(x);
@@ -273,7 +267,6 @@ fn bin_range(values: &RawArray, index: &EdgeIndex, start: usize, end: usize) -> 
         *total = u64::from(ca) + u64::from(cb);
     }
     let [a, b] = lanes;
-    p.sum = a.sum + b.sum;
     p.sum_squares = a.sum_squares + b.sum_squares;
     // f64::min/max skip NaN, so these are the minimum and maximum of the other values.
     p.min = a.min.min(b.min);
@@ -295,11 +288,16 @@ fn bin_all(values: &RawArray, index: &EdgeIndex) -> Partial {
             .map(|c| bin_range(values, index, c * CHUNK, ((c + 1) * CHUNK).min(n)))
             .reduce(|| Partial::new(m), Partial::merge)
     };
+    if crate::fork::forked() {
+        // After fork() the threads of pools made in the parent are gone.
+        return match crate::fork::child_pool() {
+            Some(pool) => pool.install(run),
+            None => bin_range(values, index, 0, n),
+        };
+    }
     match binning_pool() {
-        // After fork() the pool's threads are gone: the writer runs this in a pool of
-        // the child's own (`fork::child_pool`), which `run` then uses.
-        Some(pool) if !crate::fork::forked() => pool.install(run),
-        _ => run(),
+        Some(pool) => pool.install(run),
+        None => run(),
     }
 }
 
@@ -398,6 +396,12 @@ pub fn histogram(
         }
     };
     let p = bin_all(values, index);
+    // The lanes' running sum is fast but adds in another order than numpy; torch's `sum`
+    // comes from numpy's pairwise summation, reproduced exactly here.
+    let sum = match binning_pool() {
+        Some(pool) => pool.install(|| pairwise_sum(values)),
+        None => pairwise_sum(values),
+    };
     let m = index.edges.len();
     let regular: Vec<f64> = p.slots[1..m].iter().map(|&c| c as f64).collect();
     let (regular, limits) = merge_to_max_bins(regular, index.edges.clone(), max_bins.unwrap_or(0));
@@ -424,7 +428,7 @@ pub fn histogram(
         min,
         max,
         num: values.len() as f64,
-        sum: p.sum,
+        sum,
         sum_squares: p.sum_squares,
         bucket_limit: limits,
         bucket: counts,
@@ -575,6 +579,14 @@ mod tests {
     fn stats_follow_numpy() {
         let h = histogram(&f64_array(&[1.0, -2.0, 3.0]), &Bins::Default, None).unwrap();
         assert_eq!((h.min, h.max, h.sum, h.sum_squares), (-2.0, 3.0, 2.0, 14.0));
+        // numpy's summation order: (-MAX + MAX) + 1, not -MAX + (MAX + 1).
+        let h = histogram(
+            &f64_array(&[-f64::MAX, f64::MAX, 1.0]),
+            &Bins::Default,
+            None,
+        )
+        .unwrap();
+        assert_eq!(h.sum, 1.0);
         let h = histogram(&f64_array(&[1.0, f64::NAN]), &Bins::Default, None).unwrap();
         assert!(h.min.is_nan() && h.max.is_nan() && h.sum.is_nan());
         assert_eq!(h.bucket.iter().sum::<f64>(), 1.0, "NaN is not counted");

@@ -231,6 +231,70 @@ pub fn with_f64_blocks(array: &RawArray, start: usize, end: usize, mut f: impl F
     }
 }
 
+/// numpy's `np.sum` of the elements as float64, bit for bit: numpy adds with this exact
+/// pairwise scheme (eight accumulators up to 128 values, halves rounded to a multiple of
+/// eight above), so torch's histogram `sum` is reproduced exactly, even when large
+/// values cancel. Large halves run in parallel; the additions stay the same.
+pub fn pairwise_sum(array: &RawArray) -> f64 {
+    macro_rules! sum {
+        ($t:ty, $conv:expr) => {
+            pairwise(array.typed::<$t>(), &$conv)
+        };
+    }
+    match array.dtype {
+        DType::Bool => sum!(u8, |v: u8| if v != 0 { 1.0 } else { 0.0 }),
+        DType::Int8 => sum!(i8, f64::from),
+        DType::Int16 => sum!(i16, f64::from),
+        DType::Int32 => sum!(i32, f64::from),
+        DType::Int64 => sum!(i64, |v: i64| v as f64),
+        DType::UInt8 => sum!(u8, f64::from),
+        DType::UInt16 => sum!(u16, f64::from),
+        DType::UInt32 => sum!(u32, f64::from),
+        DType::UInt64 => sum!(u64, |v: u64| v as f64),
+        DType::Float16 => sum!(u16, |v: u16| half::f16::from_bits(v).to_f64()),
+        DType::BFloat16 => sum!(u16, |v: u16| half::bf16::from_bits(v).to_f64()),
+        DType::Float32 => sum!(f32, f64::from),
+        DType::Float64 => sum!(f64, |v: f64| v),
+    }
+}
+
+fn pairwise<T: Copy + Sync>(a: &[T], conv: &(impl Fn(T) -> f64 + Sync)) -> f64 {
+    let n = a.len();
+    if n < 8 {
+        let mut res = 0.0;
+        for &v in a {
+            res += conv(v);
+        }
+        return res;
+    }
+    if n <= 128 {
+        let mut r = [0.0f64; 8];
+        for (acc, &v) in r.iter_mut().zip(&a[..8]) {
+            *acc = conv(v);
+        }
+        let whole = n - n % 8;
+        for block in a[8..whole].chunks_exact(8) {
+            for (acc, &v) in r.iter_mut().zip(block) {
+                *acc += conv(v);
+            }
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for &v in &a[whole..] {
+            res += conv(v);
+        }
+        return res;
+    }
+    let half = n / 2;
+    let split = half - half % 8;
+    let (left, right) = a.split_at(split);
+    if n >= 1 << 18 {
+        let (l, r) = rayon::join(|| pairwise(left, conv), || pairwise(right, conv));
+        l + r
+    } else {
+        pairwise(left, conv) + pairwise(right, conv)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
