@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf, MAIN_SEPARATOR_STR};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
-use parking_lot::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex};
 use rayon::prelude::*;
 
 use crate::error::FerroError;
@@ -58,7 +58,21 @@ pub fn push_py_float(out: &mut Vec<u8>, x: f64) {
     }
     let mut buffer = ryu::Buffer::new();
     let text = buffer.format_finite(x.abs()).as_bytes();
-    // Ryu writes "123.45", "0.00001" or "1.2345e-7"; take its digits and exponent.
+    if x < 0.0 {
+        out.push(b'-');
+    }
+    // Ryu writes fixed notation for decimal exponents in (-5, 21] and "1.2345e-7"
+    // otherwise. Where Python also writes fixed notation (exponents in (-4, 16]), the
+    // text is the same: "123.45", "123.0", "0.000123".
+    let point = text.iter().position(|&c| c == b'.');
+    if let Some(p) = point {
+        let no_exp = !text[p..].contains(&b'e');
+        if no_exp && p <= 16 && !text.starts_with(b"0.0000") {
+            out.extend_from_slice(text);
+            return;
+        }
+    }
+    // Otherwise take Ryu's digits and exponent and lay them out as Python does.
     let (mantissa, exp) = match text.iter().position(|&c| c == b'e') {
         Some(p) => (&text[..p], parse_exp(&text[p + 1..])),
         None => (text, 0),
@@ -87,9 +101,6 @@ pub fn push_py_float(out: &mut Vec<u8>, x: f64) {
         n -= 1;
     }
     let digits = &digits[..n];
-    if x < 0.0 {
-        out.push(b'-');
-    }
     // Python's `decpt`: the value is 0.DIGITS x 10^decpt.
     let decpt = int_len + exp - leading_zeros;
     if !(-4 < decpt && decpt <= 16) {
@@ -200,14 +211,42 @@ fn matrix_dims(mat: &RawArray) -> (usize, usize) {
 fn tsv_rows(mat: &RawArray, start: usize, end: usize) -> Vec<u8> {
     let (_, d) = matrix_dims(mat);
     let mut out = Vec::with_capacity((end - start) * d * 20);
-    for r in start..end {
-        for c in 0..d {
-            if c > 0 {
-                out.push(b'\t');
+    // One loop per element type, so that the type is not matched per element.
+    macro_rules! rows {
+        ($t:ty, $push:expr) => {{
+            let values = &mat.typed::<$t>()[start * d..end * d];
+            for row in values.chunks_exact(d.max(1)) {
+                for (c, &v) in row.iter().enumerate() {
+                    if c > 0 {
+                        out.push(b'\t');
+                    }
+                    $push(&mut out, v);
+                }
+                out.push(b'\n');
             }
-            push_element(&mut out, mat, r * d + c);
+        }};
+    }
+    if d == 0 {
+        out.extend(std::iter::repeat_n(b'\n', end - start));
+        return out;
+    }
+    match mat.dtype {
+        DType::Float32 => rows!(f32, |o: &mut Vec<u8>, v: f32| push_py_float(
+            o,
+            f64::from(v)
+        )),
+        DType::Float64 => rows!(f64, push_py_float),
+        _ => {
+            for r in start..end {
+                for c in 0..d {
+                    if c > 0 {
+                        out.push(b'\t');
+                    }
+                    push_element(&mut out, mat, r * d + c);
+                }
+                out.push(b'\n');
+            }
         }
-        out.push(b'\n');
     }
     out
 }
@@ -597,8 +636,12 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), FerroError> {
 /// Writes `projector_config.pbtxt` through a temporary file and a rename, so that a
 /// reader never sees half a config.
 pub fn write_config(logdir: &Path, infos: &[EmbeddingInfo]) -> Result<(), FerroError> {
+    // Unique per write: several writers (a pickled copy, a forked child) may share the
+    // directory, and each rename must move its own file.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = logdir.join(CONFIG_FILE);
-    let tmp = logdir.join(format!(".{CONFIG_FILE}.{}.tmp", std::process::id()));
+    let tmp = logdir.join(format!(".{CONFIG_FILE}.{}.{n}.tmp", std::process::id()));
     write_file(&tmp, projector_config_text(infos).as_bytes())?;
     std::fs::rename(&tmp, &path).map_err(|e| io_error(&path, e))
 }
@@ -712,10 +755,10 @@ impl EmbeddingWriter {
             return Ok(());
         }
         let result = self.wait();
+        // Every job is done; closing the channel ends the thread, which is not joined:
+        // there is nothing left to wait for.
         self.sender.lock().take();
-        if let Some(handle) = self.worker.lock().take() {
-            let _ = handle.join();
-        }
+        self.worker.lock().take();
         result
     }
 }

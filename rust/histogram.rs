@@ -288,16 +288,21 @@ fn bin_all(values: &RawArray, index: &EdgeIndex) -> Partial {
             .map(|c| bin_range(values, index, c * CHUNK, ((c + 1) * CHUNK).min(n)))
             .reduce(|| Partial::new(m), Partial::merge)
     };
+    in_binning_pool(run)
+}
+
+/// Runs `op` (which may use rayon) on the binning pool. After fork() the threads of
+/// pools made in the parent are gone, so a forked child uses a pool of its own.
+fn in_binning_pool<R: Send>(op: impl FnOnce() -> R + Send) -> R {
     if crate::fork::forked() {
-        // After fork() the threads of pools made in the parent are gone.
         return match crate::fork::child_pool() {
-            Some(pool) => pool.install(run),
-            None => bin_range(values, index, 0, n),
+            Some(pool) => pool.install(op),
+            None => op(), // no threads could start: the current thread's pool, if any
         };
     }
     match binning_pool() {
-        Some(pool) => pool.install(run),
-        None => run(),
+        Some(pool) => pool.install(op),
+        None => op(),
     }
 }
 
@@ -398,10 +403,7 @@ pub fn histogram(
     let p = bin_all(values, index);
     // The lanes' running sum is fast but adds in another order than numpy; torch's `sum`
     // comes from numpy's pairwise summation, reproduced exactly here.
-    let sum = match binning_pool() {
-        Some(pool) => pool.install(|| pairwise_sum(values)),
-        None => pairwise_sum(values),
-    };
+    let sum = in_binning_pool(|| pairwise_sum(values));
     let m = index.edges.len();
     let regular: Vec<f64> = p.slots[1..m].iter().map(|&c| c as f64).collect();
     let (regular, limits) = merge_to_max_bins(regular, index.edges.clone(), max_bins.unwrap_or(0));

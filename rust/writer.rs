@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use crate::sync::{Condvar, Mutex};
 
 use crate::error::FerroError;
 use crate::event_file::{EventFile, FileStatus};
@@ -564,7 +564,7 @@ impl<'a> Worker<'a> {
             FileStatus::Present => Ok(()),
             FileStatus::Deleted => {
                 // The batch went to a file no one can see: write it again, to a new one.
-                self.replace_file("was deleted")?;
+                self.replace_file("was deleted", false)?;
                 self.file
                     .write(records, &mut self.faults)
                     .map_err(|error| Failure {
@@ -575,18 +575,20 @@ impl<'a> Worker<'a> {
             }
             FileStatus::Moved => {
                 // The batch is in the moved file, which readers can still find.
-                self.replace_file("was moved or replaced")
+                self.replace_file("was moved or replaced", true)
             }
         }
     }
 
     /// Starts a new file (with its header) in the log directory, creating the directory
     /// again if it was deleted, and tells the caller.
-    fn replace_file(&mut self, what_happened: &str) -> Result<(), Failure> {
+    fn replace_file(&mut self, what_happened: &str, sync_old: bool) -> Result<(), Failure> {
         let old = self.file.path().to_owned();
-        // The data of the old file must be durable before later data is: TensorBoard
-        // reads the new file only after the old one.
-        let _ = self.file.sync(&mut self.faults);
+        if sync_old {
+            // A moved file is still read: its data must be durable before later data
+            // is (a reader takes the new file only after the old one).
+            let _ = self.file.sync(&mut self.faults);
+        }
         let config = &self.shared.config;
         let file = EventFile::create_with_header(
             &config.dir,

@@ -30,6 +30,7 @@ def test_pickle_round_trip_in_process(tmp_path):
     w.add_scalar("a", 1.0, 0)
     w.add_scalars("s", {"k": 1.0}, 0)
     w.add_embedding(np.eye(3), metadata=["x", "y", "z"])
+    w.flush()  # its projector config is on disk before the copy rewrites it
     clone = pickle.loads(pickle.dumps(w))
     assert clone is not w
     assert (clone.log_dir, clone.flush_secs, clone.max_queue, clone.filename_suffix) == (

@@ -47,9 +47,7 @@ def _write_run(root: Path) -> None:
         w.add_embedding(MAT * 2, tag="bin", tensor_format="binary")
     for i, (lr, aug) in enumerate([(0.1, True), (0.01, False)]):
         with ferroboard.SummaryWriter(root / f"hp{i}") as w:
-            w.add_hparams(
-                {"lr": lr, "aug": aug, "opt": "adam"}, {"hp/acc": 0.5 + i}, run_name="."
-            )
+            w.add_hparams({"lr": lr, "aug": aug, "opt": "adam"}, {"hp/acc": 0.5 + i}, run_name=".")
 
 
 def _free_port() -> int:
@@ -164,9 +162,7 @@ def test_mesh(server):
     assert by_type[1]["data_shape"] == [1, 30, 3]
     assert by_type[2]["data_shape"] == [1, 10, 3]
     assert by_type[1]["components"] == 14
-    raw = server.get(
-        "mesh/data", run="main", tag="mesh", sample=0, content_type="VERTEX", step=1
-    )
+    raw = server.get("mesh/data", run="main", tag="mesh", sample=0, content_type="VERTEX", step=1)
     np.testing.assert_array_equal(np.frombuffer(raw, np.float32).reshape(30, 3), VERTICES[0])
     raw = server.get("mesh/data", run="main", tag="mesh", sample=0, content_type="COLOR", step=1)
     np.testing.assert_array_equal(np.frombuffer(raw, np.uint8).reshape(30, 3), COLORS[0])

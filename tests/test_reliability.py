@@ -591,12 +591,12 @@ def test_t24_fork_while_the_worker_holds_its_lock(tmp_path):
         from ferroboard import SummaryWriter
         d = sys.argv[1]
         w = SummaryWriter(d)
+        core = w.file_writer._core
+        parent_path = w.file_writer.event_file_path  # (this takes the lock: ask first)
         w.add_scalar("parent", 0.0, 0)  # the worker's first batch
         time.sleep(0.2)
         w.add_scalar("parent", 1.0, 1)  # its second: it now holds its lock for 3 s
         time.sleep(0.3)
-        core = w.file_writer._core
-        parent_path = w.file_writer.event_file_path
         pid = os.fork()
         if pid == 0:
             out = {}

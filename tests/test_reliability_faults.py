@@ -695,3 +695,68 @@ def test_t19_real_two_gib_text(tmp_path):
     )
     assert r["out"] is not None and r["out"].startswith("text_string:"), r
     assert [s for _, s, _ in all_scalars(tmp_path)] == [0, 1]
+
+
+@ferroboard_only("ferroboard's build")
+def test_installed_core_ignores_fault_injection(tmp_path):
+    """FERROBOARD_FAULTS is honoured only by the `fault-injection` test build: the core
+    users install never reads it, so it cannot fire by accident."""
+    r = child(
+        """
+        from ferroboard import _core
+        w = SummaryWriter(sys.argv[1])
+        for i in range(5):
+            w.add_scalar("s", float(i), i)
+            w.flush()
+        w.close()
+        report(enabled=_core.FAULT_INJECTION)
+        """,
+        str(tmp_path),
+        env={"FERROBOARD_FAULTS": "eio@write:1-,eio@fsync:1-,eio@open:1-"},
+    )
+    assert r["enabled"] is False
+    assert all_scalars(tmp_path) == [("s", i, float(i)) for i in range(5)]
+
+
+# -- T11: construction-time path errors --------------------------------------------------------
+
+
+def test_t11_bad_paths_fail_in_the_constructor_naming_the_argument(tmp_path, monkeypatch):
+    """T11: `log_dir` is an existing file, under a file, contains NUL, has a 300-char
+    component; `filename_suffix` leaves the directory; plus a pathlib and a bytes path.
+
+    Expected: the constructor raises FileExistsError / NotADirectoryError / ValueError /
+    OSError(ENAMETOOLONG) / ValueError whose message names the argument and the path,
+    and nothing is created; a pathlib.Path works; a bytes path is decoded with
+    os.fsdecode (not turned into a directory named "b'...'").
+
+    torch (recorded): failed: the same exception types, without the argument's name,
+    and the bytes path created a directory literally named "b'...'" in the CWD.
+    """
+    import pathlib
+
+    SummaryWriter = writer_class()
+    monkeypatch.chdir(tmp_path)
+    a_file = tmp_path / "a_file"
+    a_file.write_bytes(b"")
+    bad = [
+        (str(a_file), {}, FileExistsError, "log_dir"),
+        (str(a_file / "sub"), {}, NotADirectoryError, "log_dir"),
+        (str(tmp_path / "nul\0dir"), {}, ValueError, "log_dir"),
+        (str(tmp_path / ("x" * 300)), {}, OSError, "log_dir"),
+        (str(tmp_path / "ok"), {"filename_suffix": "/../escaped"}, ValueError, "filename_suffix"),
+    ]
+    for path, kwargs, exc, name in bad:
+        with pytest.raises(exc) as err:
+            SummaryWriter(path, **kwargs)
+        assert name in str(err.value), f"{path!r}: {err.value}"
+        if name == "log_dir":
+            assert path.replace("\0", "\\x00")[:60] in str(err.value), str(err.value)
+    assert sorted(os.listdir(tmp_path)) == ["a_file"], "a rejected call left something"
+    with SummaryWriter(pathlib.Path(tmp_path) / "pathlib") as w:
+        w.add_scalar("s", 1.0, 0)
+    with SummaryWriter(os.fsencode(str(tmp_path / "from_bytes"))) as w:
+        w.add_scalar("s", 1.0, 0)
+    assert sorted(os.listdir(tmp_path)) == ["a_file", "from_bytes", "pathlib"]
+    for run in ("pathlib", "from_bytes"):
+        assert all_scalars(tmp_path / run) == [("s", 0, 1.0)]

@@ -25,6 +25,32 @@ def serialized(message: Any, name: str) -> bytes:
     return serialize()
 
 
+def checked_log_dir(log_dir: Any) -> str:
+    """`log_dir` as a str: a str, a path object, or bytes (decoded as the OS does)."""
+    try:
+        path = os.fsdecode(log_dir)
+    except TypeError:
+        raise TypeError(
+            f"log_dir must be a str, bytes or os.PathLike, got {describe(log_dir)}"
+        ) from None
+    if "\0" in path:
+        raise ValueError(f"log_dir cannot contain NUL: {path!r}")
+    return path
+
+
+def checked_suffix(suffix: Any) -> str:
+    """`filename_suffix`: a str that keeps the event file in the log directory."""
+    if not isinstance(suffix, str):
+        raise TypeError(f"filename_suffix must be a str, got {describe(suffix)}")
+    bad = [c for c in ("/", os.sep, os.altsep, "\0") if c and c in suffix]
+    if bad:
+        raise ValueError(
+            f"filename_suffix cannot contain {bad[0]!r} (it would leave the log directory): "
+            f"{suffix!r}"
+        )
+    return suffix
+
+
 class FileWriter:
     """Writes events to a new event file in `log_dir` (torch's and tensorboardX's API).
 
@@ -46,10 +72,10 @@ class FileWriter:
             log_dir = logdir
         if log_dir is None:
             raise TypeError("FileWriter needs log_dir (or logdir)")
-        self._log_dir = os.fspath(log_dir)
+        self._log_dir = checked_log_dir(log_dir)
         self._max_queue = int(max_queue)
         self._flush_secs = float(flush_secs)
-        self._filename_suffix = str(filename_suffix)
+        self._filename_suffix = checked_suffix(filename_suffix)
         self._max_pending_bytes = int(max_pending_bytes)
         self._open_lock = threading.Lock()
         self._core: Optional[_core.EventWriter] = None
@@ -59,13 +85,18 @@ class FileWriter:
     def _open(self) -> _core.EventWriter:
         with self._open_lock:
             if self._core is None:
-                self._core = _core.EventWriter(
-                    self._log_dir,
-                    self._filename_suffix,
-                    self._max_queue,
-                    self._flush_secs,
-                    self._max_pending_bytes,
-                )
+                try:
+                    self._core = _core.EventWriter(
+                        self._log_dir,
+                        self._filename_suffix,
+                        self._max_queue,
+                        self._flush_secs,
+                        self._max_pending_bytes,
+                    )
+                except OSError as exc:  # same type and errno, with the argument's name
+                    raise type(exc)(
+                        exc.errno, f"log_dir {self._log_dir!r}: {exc.strerror}", exc.filename
+                    ) from None
                 _lifecycle.register(self)
             return self._core
 

@@ -87,7 +87,7 @@ class SummaryWriter(MediaMixin, PluginsMixin):
         if log_dir and logdir and os.fspath(log_dir) != os.fspath(logdir):
             raise ValueError(f"log_dir={log_dir!r} and logdir={logdir!r} disagree; pass one")
         log_dir = log_dir or logdir
-        self.log_dir = os.fspath(log_dir) if log_dir else default_logdir(comment)
+        self.log_dir = os.fsdecode(log_dir) if log_dir else default_logdir(comment)
         self.purge_step = None if purge_step is None else as_step(purge_step, "purge_step")
         self.max_queue = max_queue
         self.flush_secs = flush_secs
