@@ -51,6 +51,17 @@ def checked_suffix(suffix: Any) -> str:
     return suffix
 
 
+def _length_delimited(field: int, payload: bytes) -> bytes:
+    """One protobuf field of wire type 2: the key, the length as a varint, the bytes."""
+    out = bytearray([(field << 3) | 2])
+    n = len(payload)
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out) + payload
+
+
 class FileWriter:
     """Writes events to a new event file in `log_dir` (torch's and tensorboardX's API).
 
@@ -133,6 +144,24 @@ class FileWriter:
         global_step = None if global_step is None else as_step(global_step)
         walltime = None if walltime is None else as_walltime(walltime)
         self._writer().add_summary_bytes(data, global_step, walltime)
+
+    def add_graph(self, graph_profile: Any, walltime: Any = None) -> None:
+        """torch's `(GraphDef, RunMetadata)` pair: a `graph_def` event, then the run
+        metadata tagged "step1" (protos of any package, or their serialized bytes)."""
+        if not isinstance(graph_profile, (tuple, list)) or len(graph_profile) != 2:
+            raise TypeError(
+                "graph_profile must be a (GraphDef, RunMetadata) pair, "
+                f"got {describe(graph_profile)}"
+            )
+        graph = serialized(graph_profile[0], "graph_profile[0]")
+        run_metadata = serialized(graph_profile[1], "graph_profile[1]")
+        self.add_event(_length_delimited(4, graph), None, walltime)  # Event.graph_def
+        tagged = _length_delimited(1, b"step1") + _length_delimited(2, run_metadata)
+        self.add_event(_length_delimited(8, tagged), None, walltime)  # tagged_run_metadata
+
+    def add_onnx_graph(self, graph: Any, walltime: Any = None) -> None:
+        """A `GraphDef` (as torch's ONNX loader returns) as a `graph_def` event."""
+        self.add_event(_length_delimited(4, serialized(graph, "graph")), None, walltime)
 
     def flush(self) -> None:
         """Returns once every event added so far is written and fsync'd."""

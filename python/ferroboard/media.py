@@ -92,6 +92,17 @@ def _close_figures(figures: list) -> None:
         plt.close(figure)
 
 
+def _fps(fps: Any) -> float:
+    """`fps` as a positive, finite float, with an error naming it."""
+    try:
+        value = float(fps)
+    except OverflowError as exc:
+        raise ValueError(f"fps must be a positive, finite number, got {fps!r}") from exc
+    if not (value > 0 and value < float("inf")):
+        raise ValueError(f"fps must be a positive, finite number, got {fps!r}")
+    return value
+
+
 class MediaMixin:
     """Media methods of `SummaryWriter`; encoding runs on the Rust worker."""
 
@@ -272,7 +283,7 @@ class MediaMixin:
             raise TypeError(f"fps must be a number, got {describe(fps)}")
         array, code = array_for_core(vid_tensor, "vid_tensor")
         self._core().add_video(
-            tag, array, code, dataformats, float(fps), _step(global_step), _walltime(walltime)
+            tag, array, code, dataformats, _fps(fps), _step(global_step), _walltime(walltime)
         )
 
     def add_audio(

@@ -51,7 +51,12 @@ fn py_encode_png<'py>(
             shape_text(&raw.shape)
         )));
     }
-    let png = py.detach(|| encode_png(raw.bytes(), w as u32, h as u32, c as u8))?;
+    // Parallel strips must use a pool whose threads exist in this (possibly forked) process.
+    let png = py.detach(|| {
+        crate::embedding::in_this_process_pool(|| {
+            encode_png(raw.bytes(), w as u32, h as u32, c as u8)
+        })
+    })?;
     Ok(PyBytes::new(py, &png))
 }
 
