@@ -220,6 +220,4 @@ def test_png_encode(benchmark: Any, encoder: str, kind: str) -> None:
         png_bytes=size,
         encoder=encoder,
     )
-    benchmark.pedantic(
-        encode, args=(img,), rounds=rounds(writer, 15, 5), warmup_rounds=1
-    )
+    benchmark.pedantic(encode, args=(img,), rounds=rounds(writer, 15, 5), warmup_rounds=1)

@@ -18,7 +18,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import demo_media  # noqa: E402
 import demo_plugins  # noqa: E402
-
 from ferroboard import SummaryWriter  # noqa: E402
 
 
@@ -62,7 +61,7 @@ def log_parameter_histograms(writer: SummaryWriter, steps: int = 5) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--logdir", default=None, help="run directory (default: runs/<date>_<host>)")
+    parser.add_argument("--logdir", help="run directory (default: runs/<date>_<host>)")
     args = parser.parse_args()
     started = time.perf_counter()
     with SummaryWriter(args.logdir) as writer:

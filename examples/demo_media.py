@@ -73,9 +73,7 @@ def _audio(writer: Any) -> None:
 
 def _video(writer: Any) -> None:
     # 4 clips of 12 frames (N, T, C, H, W): a 2x2 grid in TensorBoard's Images tab.
-    clips = np.stack(
-        [np.stack([_image(48, k + t / 3) for t in range(12)]) for k in range(4)]
-    )
+    clips = np.stack([np.stack([_image(48, k + t / 3) for t in range(12)]) for k in range(4)])
     writer.add_video("media/rings_video", clips, 0, fps=6)
 
 

@@ -309,11 +309,11 @@ def test_boxes_match_torch_pixels(tmp_path, rescale):
 
     def calls(w):
         w.add_image_with_boxes("chw", img, boxes, 0, rescale=rescale)
-        w.add_image_with_boxes("hwc", hwc, torch.from_numpy(boxes), 0, rescale=rescale,
-                               dataformats="HWC")
+        w.add_image_with_boxes(
+            "hwc", hwc, torch.from_numpy(boxes), 0, rescale=rescale, dataformats="HWC"
+        )
         # A label count that differs from the box count is dropped, as in torch.
-        w.add_image_with_boxes("labels_dropped", img, boxes, 0, rescale=rescale,
-                               labels=["a", "b"])
+        w.add_image_with_boxes("labels_dropped", img, boxes, 0, rescale=rescale, labels=["a", "b"])
 
     ferro, torch_events = run_both(tmp_path, calls)
     pixels = assert_images_equal(ferro, torch_events)
@@ -357,8 +357,15 @@ def test_boxes_argument_orders(tmp_path):
     with ferroboard.SummaryWriter(str(tmp_path)) as w:
         w.add_image_with_boxes("b", hwc, boxes, 0, None, 2, "HWC", ["x"])
         w.add_image_with_boxes("b", hwc, boxes, 0, None, "HWC", ["x"], rescale=2)
-        w.add_image_with_boxes(tag="b", img_tensor=hwc, box_tensor=boxes, global_step=0,
-                               dataformats="HWC", labels="x", rescale=2)
+        w.add_image_with_boxes(
+            tag="b",
+            img_tensor=hwc,
+            box_tensor=boxes,
+            global_step=0,
+            dataformats="HWC",
+            labels="x",
+            rescale=2,
+        )
     values = summary_values(events_of(tmp_path))
     encoded = {v.image.encoded_image_string for v in values}
     assert len(values) == 3 and len(encoded) == 1

@@ -76,12 +76,19 @@ def get_json(base: str, path: str, **params: str):
 def start_server(logdir: Path, load_fast: bool) -> tuple[subprocess.Popen, str]:
     port = free_port()
     cmd = [
-        sys.executable, "-m", "tensorboard.main",
-        "--logdir", str(logdir),
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--load_fast", "true" if load_fast else "false",
-        "--reload_interval", "1",
+        sys.executable,
+        "-m",
+        "tensorboard.main",
+        "--logdir",
+        str(logdir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--load_fast",
+        "true" if load_fast else "false",
+        "--reload_interval",
+        "1",
     ]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
@@ -146,8 +153,9 @@ def test_tensorboard_serves_media(logdir, load_fast):
             (entry,) = blobs(base, "audio", "audio", tag)
             # The Python loader migrates old-style audio with encoding WAV; the Rust data
             # server (load_fast) leaves the encoding unset, whoever wrote the file.
-            expected_types = {"audio/wav"} if not load_fast else {
-                "audio/wav", "application/octet-stream"}
+            expected_types = (
+                {"audio/wav"} if not load_fast else {"audio/wav", "application/octet-stream"}
+            )
             assert entry["contentType"] in expected_types
             data = get(base, "/data/plugin/audio/individualAudio?" + entry["query"])
             with wave.open(io.BytesIO(data)) as wav:

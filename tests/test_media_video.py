@@ -101,10 +101,12 @@ def test_gray_and_rgba_clips(tmp_path):
     rgba = few_colours((1, 4, 4, 5, 5))
     gv, av = log_videos(tmp_path, (("gray", gray, 0), {}), (("rgba", rgba, 0), {}))
     assert (gv.image.colorspace, av.image.colorspace) == (1, 4)
-    np.testing.assert_array_equal(gif_frames(gv.image.encoded_image_string)[1],
-                                  as_rgb(torch_frames(gray)))
-    np.testing.assert_array_equal(gif_frames(av.image.encoded_image_string)[1],
-                                  as_rgb(torch_frames(rgba)))
+    np.testing.assert_array_equal(
+        gif_frames(gv.image.encoded_image_string)[1], as_rgb(torch_frames(gray))
+    )
+    np.testing.assert_array_equal(
+        gif_frames(av.image.encoded_image_string)[1], as_rgb(torch_frames(rgba))
+    )
 
 
 def test_many_colours_are_quantized(tmp_path):

@@ -221,8 +221,11 @@ class MediaMixin:
         string); keywords work with either.
         """
         check_tag(tag)
-        names = ("dataformats", "labels") if args and isinstance(args[0], str) else (
-            "rescale", "dataformats", "labels")
+        names = (
+            ("dataformats", "labels")
+            if args and isinstance(args[0], str)
+            else ("rescale", "dataformats", "labels")
+        )
         if len(args) > len(names):
             raise TypeError(
                 f"add_image_with_boxes() takes at most {5 + len(names)} positional "
