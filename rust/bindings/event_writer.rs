@@ -41,6 +41,31 @@ fn wall_time(walltime: Option<f64>) -> PyResult<f64> {
     }
 }
 
+/// `add_histogram_raw`'s proto from `[min, max, num, sum, sum_squares]` and buckets.
+pub(crate) fn raw_histogram(
+    stats: [f64; 5],
+    bucket_limits: Vec<f64>,
+    bucket_counts: Vec<f64>,
+) -> PyResult<HistogramProto> {
+    if bucket_limits.len() != bucket_counts.len() {
+        return Err(PyValueError::new_err(format!(
+            "len(bucket_limits) != len(bucket_counts): {} != {}",
+            bucket_limits.len(),
+            bucket_counts.len()
+        )));
+    }
+    let [min, max, num, sum, sum_squares] = stats;
+    Ok(HistogramProto {
+        min,
+        max,
+        num,
+        sum,
+        sum_squares,
+        bucket_limit: bucket_limits,
+        bucket: bucket_counts,
+    })
+}
+
 impl PyEventWriter {
     /// Enqueues `kind`; blocks (without the GIL) only while the byte budget is full.
     /// Other binding modules add their `#[pymethods]` blocks on top of this.
@@ -233,22 +258,8 @@ impl PyEventWriter {
         walltime: Option<f64>,
     ) -> PyResult<()> {
         let tag = text_arg(tag, "tag")?.into_owned();
-        if bucket_limits.len() != bucket_counts.len() {
-            return Err(PyValueError::new_err(format!(
-                "len(bucket_limits) != len(bucket_counts): {} != {}",
-                bucket_limits.len(),
-                bucket_counts.len()
-            )));
-        }
-        let proto = HistogramProto {
-            min,
-            max,
-            num,
-            sum,
-            sum_squares,
-            bucket_limit: bucket_limits,
-            bucket: bucket_counts,
-        };
+        let stats = [min, max, num, sum, sum_squares];
+        let proto = raw_histogram(stats, bucket_limits, bucket_counts)?;
         self.submit(
             py,
             step,

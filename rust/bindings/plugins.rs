@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use super::arrays::copy_array;
-use super::event_writer::{text_arg, PyEventWriter};
+use super::event_writer::{raw_histogram, text_arg, PyEventWriter};
 use crate::custom_scalars::{ChartSpec, LayoutEncoder};
 use crate::embedding::{
     in_this_process_pool, EmbeddingInfo, EmbeddingJob, EmbeddingWriter, SpriteLayout,
@@ -24,7 +24,7 @@ use crate::hparams::{hparams_encoders, HParam, HValue};
 use crate::job::{HistogramJob, Job, JobKind, ValueEncoder};
 use crate::mesh::{MeshContent, MeshEncoder};
 use crate::pr_curve::{compute_curve, PrCurveEncoder, PrCurveRawEncoder, Weights};
-use crate::proto::{Event, EventWhat, HistogramProto, Summary, SummaryValue};
+use crate::proto::{Event, EventWhat, Summary, SummaryValue};
 use crate::raw_array::RawArray;
 
 /// A summary whose values are computed when it is written (or serialized).
@@ -462,22 +462,8 @@ pub fn histogram_raw_summary(
     bucket_counts: Vec<f64>,
 ) -> PyResult<PyPendingSummary> {
     let tag = text_arg(tag, "tag")?.into_owned();
-    if bucket_limits.len() != bucket_counts.len() {
-        return Err(PyValueError::new_err(format!(
-            "len(bucket_limits) != len(bucket_counts): {} != {}",
-            bucket_limits.len(),
-            bucket_counts.len()
-        )));
-    }
-    let proto = HistogramProto {
-        min,
-        max,
-        num,
-        sum,
-        sum_squares,
-        bucket_limit: bucket_limits,
-        bucket: bucket_counts,
-    };
+    let stats = [min, max, num, sum, sum_squares];
+    let proto = raw_histogram(stats, bucket_limits, bucket_counts)?;
     Ok(pending(JobKindEncoder(JobKind::HistogramRaw(Box::new((
         tag, proto,
     ))))))
