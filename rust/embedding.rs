@@ -683,7 +683,10 @@ impl EmbeddingWriter {
         let worker_shared = Arc::clone(&shared);
         let worker = std::thread::Builder::new()
             .name("ferroboard-embeddings".into())
-            .spawn(move || work(&worker_shared, &receiver))
+            .spawn(move || {
+                crate::signals::block_async_signals();
+                work(&worker_shared, &receiver)
+            })
             .map_err(|e| FerroError::Worker {
                 path: PathBuf::from("<embeddings>"),
                 reason: e.to_string(),

@@ -315,6 +315,7 @@ fn binning_pool() -> Option<&'static rayon::ThreadPool> {
         rayon::ThreadPoolBuilder::new()
             .num_threads(cores.saturating_sub(1).max(1))
             .thread_name(|i| format!("ferroboard-bin-{i}"))
+            .start_handler(|_| crate::signals::block_async_signals())
             .build()
             .ok()
     })

@@ -22,6 +22,7 @@ pub mod png;
 pub mod pr_curve;
 pub mod proto;
 pub mod raw_array;
+pub mod signals;
 pub mod sync;
 pub mod tf_record;
 pub mod video;

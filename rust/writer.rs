@@ -160,7 +160,10 @@ impl EventWriter {
         let worker_shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("ferroboard-writer".into())
-            .spawn(move || Worker::new(&worker_shared, file, faults).run())
+            .spawn(move || {
+                crate::signals::block_async_signals();
+                Worker::new(&worker_shared, file, faults).run()
+            })
             .map_err(|e| FerroError::Worker {
                 path: path.clone(),
                 reason: e.to_string(),

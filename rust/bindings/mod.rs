@@ -14,6 +14,8 @@ use pyo3::prelude::*;
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // Before anything can start rayon's global pool: its threads must block Ctrl-C.
+    crate::signals::configure_global_pool();
     m.add_class::<event_writer::PyEventWriter>()?;
     m.add_function(wrap_pyfunction!(reader::read_records, m)?)?;
     m.add_function(wrap_pyfunction!(reader::default_bucket_edges, m)?)?;
