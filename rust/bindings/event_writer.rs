@@ -41,6 +41,19 @@ fn wall_time(walltime: Option<f64>) -> PyResult<f64> {
     }
 }
 
+/// `add_histogram`'s bins: torch's default edges (None) or checked explicit edges.
+pub(crate) fn histogram_bins(edges: Option<Vec<f64>>) -> PyResult<Bins> {
+    let Some(e) = edges else {
+        return Ok(Bins::Default);
+    };
+    if e.len() < 2 || e.iter().any(|v| v.is_nan()) || e.windows(2).any(|w| w[0] > w[1]) {
+        return Err(PyValueError::new_err(
+            "bins must increase monotonically and have at least 2 edges",
+        ));
+    }
+    Ok(Bins::Edges(e))
+}
+
 /// `add_histogram_raw`'s proto from `[min, max, num, sum, sum_squares]` and buckets.
 pub(crate) fn raw_histogram(
     stats: [f64; 5],
@@ -216,18 +229,7 @@ impl PyEventWriter {
         if values.is_empty() {
             return Err(PyValueError::new_err("values: the input has no element"));
         }
-        let bins = match edges {
-            None => Bins::Default,
-            Some(e) => {
-                if e.len() < 2 || e.iter().any(|v| v.is_nan()) || e.windows(2).any(|w| w[0] > w[1])
-                {
-                    return Err(PyValueError::new_err(
-                        "bins must increase monotonically and have at least 2 edges",
-                    ));
-                }
-                Bins::Edges(e)
-            }
-        };
+        let bins = histogram_bins(edges)?;
         self.submit(
             py,
             step,

@@ -12,14 +12,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use super::arrays::copy_array;
-use super::event_writer::{raw_histogram, text_arg, PyEventWriter};
+use super::event_writer::{histogram_bins, raw_histogram, text_arg, PyEventWriter};
 use crate::custom_scalars::{ChartSpec, LayoutEncoder};
 use crate::embedding::{
     in_this_process_pool, EmbeddingInfo, EmbeddingJob, EmbeddingWriter, SpriteLayout,
 };
 use crate::error::FerroError;
 use crate::graph::{graph_events, AttrSpec, NodeSpec};
-use crate::histogram::Bins;
 use crate::hparams::{hparams_encoders, HParam, HValue};
 use crate::job::{HistogramJob, Job, JobKind, ValueEncoder};
 use crate::mesh::{MeshContent, MeshEncoder};
@@ -428,17 +427,7 @@ pub fn histogram_summary(
     if values.is_empty() {
         return Err(PyValueError::new_err("values: the input has no element"));
     }
-    let bins = match edges {
-        None => Bins::Default,
-        Some(e) => {
-            if e.len() < 2 || e.iter().any(|v| v.is_nan()) || e.windows(2).any(|w| w[0] > w[1]) {
-                return Err(PyValueError::new_err(
-                    "bins must increase monotonically and have at least 2 edges",
-                ));
-            }
-            Bins::Edges(e)
-        }
-    };
+    let bins = histogram_bins(edges)?;
     Ok(pending(JobKindEncoder(JobKind::Histogram(Box::new(
         HistogramJob {
             tag,
