@@ -308,7 +308,7 @@ fn in_binning_pool<R: Send>(op: impl FnOnce() -> R + Send) -> R {
 
 /// Threads for binning large arrays: one fewer than the machine has, so that the
 /// training loop's own thread keeps a core while its histograms are binned.
-fn binning_pool() -> Option<&'static rayon::ThreadPool> {
+pub(crate) fn binning_pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
     POOL.get_or_init(|| {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -3,6 +3,7 @@
 //! The caller thread only copies; every interpretation of the bytes happens on the worker.
 
 use crate::error::FerroError;
+use crate::{parallel_copy, snapshot_pool};
 
 /// Element types the core understands. `Float16`/`BFloat16` travel as raw 16-bit words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,18 +137,31 @@ fn words_as_bytes(words: &[u64]) -> &[u8] {
     unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), words.len() * 8) }
 }
 
-/// Copies `bytes` into fresh 8-byte words without zero-filling them first (one pass
+impl Drop for RawArray {
+    fn drop(&mut self) {
+        // The next snapshot of a similar size reuses the memory (see `snapshot_pool`).
+        snapshot_pool::give_back(std::mem::take(&mut self.words));
+    }
+}
+
+/// Copies `bytes` into 8-byte words (recycled or fresh) without zero-filling them first (one pass
 /// over the memory instead of two: this copy is most of `add_histogram`'s caller time).
 fn copy_to_words(bytes: &[u8]) -> Vec<u64> {
     let count = bytes.len().div_ceil(8);
-    let mut words: Vec<u64> = Vec::with_capacity(count);
-    advise_huge_pages(words.as_mut_ptr().cast::<u8>(), count * 8);
+    let mut words = match snapshot_pool::take(count) {
+        Some(recycled) => recycled,
+        None => {
+            let mut fresh: Vec<u64> = Vec::with_capacity(count);
+            advise_huge_pages(fresh.as_mut_ptr().cast::<u8>(), count * 8);
+            fresh
+        }
+    };
     // SAFETY: the capacity holds `count * 8 >= bytes.len()` bytes; the tail of the last
     // word is zeroed before `set_len`, so every word is initialized; the buffers are
     // distinct allocations and cannot overlap.
     unsafe {
         let dst = words.as_mut_ptr().cast::<u8>();
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len());
+        parallel_copy::copy(bytes, dst);
         std::ptr::write_bytes(dst.add(bytes.len()), 0, count * 8 - bytes.len());
         words.set_len(count);
     }

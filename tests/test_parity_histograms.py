@@ -297,6 +297,26 @@ def test_input_is_snapshotted_at_call_time(parity):
     parity.check(calls)
 
 
+def test_large_inputs_in_recycled_buffers_stay_exact(parity):
+    """Snapshots of 1 MiB and more reuse buffers the worker is done with, and those of
+    4 MiB and more are copied by several threads: a stream of them, shrinking and
+    mutated between calls, must still give each call's own histogram."""
+
+    def calls(w):
+        rng = _rng(7)
+        big = rng.standard_normal(3_000_000).astype(np.float32)  # 12 MB
+        for step in range(4):
+            w.add_histogram("big", big, step)
+            big *= 1.5  # mutated in place right after the call
+            # Smaller arrays land in the larger recycled buffers (at most twice their size).
+            n = 3_000_000 - 700_000 * step
+            w.add_histogram("shrinking", rng.standard_normal(n) * (step + 1), step)
+            w.flush()  # the worker finishes, so its buffers go back for the next step
+            w.add_histogram("f64", rng.uniform(-5, 5, 400_000), step)
+
+    parity.check(calls)
+
+
 # -- errors where torch raises -----------------------------------------------------------
 
 
