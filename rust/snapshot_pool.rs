@@ -18,8 +18,11 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Smaller buffers come from malloc's own free lists cheaply enough.
-pub const MIN_POOLED_BYTES: usize = 1 << 20;
+/// Smaller buffers come from malloc's own free lists cheaply enough. Larger ones glibc
+/// maps afresh or trims off its heap when they are freed (its thresholds start at
+/// 128 KiB), so they fault again on the next copy: a PR curve of 1e5 points spent half
+/// its time in page faults before these were kept too.
+pub const MIN_POOLED_BYTES: usize = 64 << 10;
 /// Most memory kept for reuse (ResNet-50's parameters are 102 MB).
 pub const MAX_CACHED_BYTES: usize = 512 << 20;
 /// A cached buffer unused this long is freed.
