@@ -12,6 +12,7 @@ pub mod faults;
 pub mod fork;
 pub mod graph;
 pub mod histogram;
+pub mod histogram_f32;
 pub mod hparams;
 pub mod image;
 pub mod job;
