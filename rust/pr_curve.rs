@@ -177,6 +177,13 @@ const COUNT_CHUNK: usize = 1 << 15;
 /// Below this many elements the integer path runs on the worker thread alone.
 const PARALLEL_MIN: usize = 1 << 18;
 
+/// One element of label `x` in a packed counter: count 1 in the low half, `x` added
+/// (modulo 2^32) to the high half.
+#[inline(always)]
+fn pack(x: i64) -> u64 {
+    ((x as u64) << 32).wrapping_add(1)
+}
+
 /// The common case, integer (or boolean) labels with unit weights: every weight numpy
 /// adds is an integer, so its float64 sums are exact while they stay below 2^53 and
 /// equal these integer counts, which can be summed in any order (in parallel). None
@@ -202,14 +209,41 @@ fn integer_counts(
             let end = (start + COUNT_CHUNK).min(labels.len());
             let mut buckets = vec![0u8; end - start];
             fill_buckets(predictions, start, &mut buckets, t);
+            let labels = &labels[start..end];
             let mut acc = Box::new([[0i64; 256]; 2]);
+            // Fast form: one packed counter per bucket, the element count in the low 32
+            // bits and the label sum in the high 32, two lanes so that neighbours in
+            // the same bucket do not wait on each other. Exact while every |label| is
+            // below 2^16 (a chunk of 2^15 then sums to less than 2^31 in magnitude);
+            // otherwise the chunk is counted again the wide way.
+            let mut packed = [[0u64; 256]; 2];
             let mut magnitude = 0u64;
-            let [count, sum] = &mut *acc;
-            for (&k, &l) in buckets.iter().zip(&labels[start..end]) {
-                let x = conv(l);
-                count[k as usize] += 1;
-                sum[k as usize] = sum[k as usize].wrapping_add(x);
+            let mut pairs = buckets.chunks_exact(2).zip(labels.chunks_exact(2));
+            for (k, l) in &mut pairs {
+                let (x, y) = (conv(l[0]), conv(l[1]));
+                packed[0][k[0] as usize] = packed[0][k[0] as usize].wrapping_add(pack(x));
+                packed[1][k[1] as usize] = packed[1][k[1] as usize].wrapping_add(pack(y));
+                magnitude |= ((x ^ (x >> 63)) | (y ^ (y >> 63))) as u64;
+            }
+            if buckets.len() % 2 == 1 {
+                let (k, x) = (buckets[buckets.len() - 1], conv(labels[labels.len() - 1]));
+                packed[0][k as usize] = packed[0][k as usize].wrapping_add(pack(x));
                 magnitude |= (x ^ (x >> 63)) as u64;
+            }
+            let [count, sum] = &mut *acc;
+            if magnitude < 1 << 16 {
+                for k in 0..256 {
+                    let (a, b) = (packed[0][k], packed[1][k]);
+                    count[k] = i64::from(a as u32) + i64::from(b as u32);
+                    sum[k] =
+                        i64::from((a >> 32) as u32 as i32) + i64::from((b >> 32) as u32 as i32);
+                }
+            } else {
+                for (&k, &l) in buckets.iter().zip(labels) {
+                    let x = conv(l);
+                    count[k as usize] += 1;
+                    sum[k as usize] = sum[k as usize].wrapping_add(x);
+                }
             }
             (acc, magnitude)
         };

@@ -70,14 +70,7 @@ pub struct RawArray {
 impl RawArray {
     /// Copies `bytes` (the caller's buffer) into aligned storage.
     pub fn copy_from(dtype: DType, shape: Vec<i64>, bytes: &[u8]) -> Result<RawArray, FerroError> {
-        let elements: i64 = shape.iter().product();
-        let expected = (elements.max(0) as usize) * dtype.item_size();
-        if bytes.len() != expected {
-            return Err(FerroError::InvalidArgument(format!(
-                "array of shape {shape:?} and dtype {dtype:?} needs {expected} bytes, got {}",
-                bytes.len()
-            )));
-        }
+        check_size(dtype, &shape, bytes)?;
         let words = copy_to_words(bytes);
         Ok(RawArray {
             dtype,
@@ -85,6 +78,45 @@ impl RawArray {
             words,
             len: bytes.len() / dtype.item_size(),
         })
+    }
+
+    /// A snapshot of `bytes` as int8 when every element is an integer from -128 to
+    /// 127 (and no float is -0.0 or NaN), else `None`. PR-curve labels are 0 and 1
+    /// whatever their dtype: kept as int8, int64 labels take an eighth of the memory to
+    /// store and to read back, and every value is the same.
+    pub fn narrowed_to_i8(
+        dtype: DType,
+        shape: Vec<i64>,
+        bytes: &[u8],
+    ) -> Result<Option<RawArray>, FerroError> {
+        check_size(dtype, &shape, bytes)?;
+        let len = bytes.len() / dtype.item_size();
+        let mut words = alloc_words(len.div_ceil(8));
+        words.resize(len.div_ceil(8), 0);
+        let mut narrowed = RawArray {
+            dtype: DType::Int8,
+            shape,
+            words,
+            len,
+        };
+        let out = &mut words_as_bytes_mut(&mut narrowed.words)[..len];
+        let fits = match dtype {
+            DType::Int16 => narrow::<2>(bytes, out, |b| int_to_i8(i16::from_ne_bytes(b).into())),
+            DType::UInt16 => narrow::<2>(bytes, out, |b| int_to_i8(u16::from_ne_bytes(b).into())),
+            DType::Int32 => narrow::<4>(bytes, out, |b| int_to_i8(i32::from_ne_bytes(b).into())),
+            DType::UInt32 => narrow::<4>(bytes, out, |b| int_to_i8(u32::from_ne_bytes(b).into())),
+            DType::Int64 => narrow::<8>(bytes, out, |b| int_to_i8(i64::from_ne_bytes(b))),
+            DType::UInt64 => narrow::<8>(bytes, out, |b| {
+                int_to_i8(u64::from_ne_bytes(b).min(1 << 32) as i64)
+            }),
+            DType::Float32 => {
+                narrow::<4>(bytes, out, |b| float_to_i8(f32::from_ne_bytes(b).into()))
+            }
+            DType::Float64 => narrow::<8>(bytes, out, |b| float_to_i8(f64::from_ne_bytes(b))),
+            // One byte already, or half floats (rare as labels): nothing to gain.
+            _ => false,
+        };
+        Ok(fits.then_some(narrowed))
     }
 
     /// Number of elements.
@@ -116,6 +148,50 @@ impl RawArray {
     }
 }
 
+fn check_size(dtype: DType, shape: &[i64], bytes: &[u8]) -> Result<(), FerroError> {
+    let elements: i64 = shape.iter().product();
+    let expected = (elements.max(0) as usize) * dtype.item_size();
+    if bytes.len() != expected {
+        return Err(FerroError::InvalidArgument(format!(
+            "array of shape {shape:?} and dtype {dtype:?} needs {expected} bytes, got {}",
+            bytes.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes each `W`-byte element of `src`, converted, to one byte of `dst`; returns
+/// whether every conversion was exact. No early exit, so that the loop vectorizes.
+fn narrow<const W: usize>(
+    src: &[u8],
+    dst: &mut [u8],
+    convert: impl Fn([u8; W]) -> (i8, bool),
+) -> bool {
+    let mut exact = true;
+    for (out, &element) in dst.iter_mut().zip(src.as_chunks::<W>().0) {
+        let (value, ok) = convert(element);
+        *out = value as u8;
+        exact &= ok;
+    }
+    exact
+}
+
+#[inline(always)]
+fn int_to_i8(v: i64) -> (i8, bool) {
+    (v as i8, i64::from(v as i8) == v)
+}
+
+#[inline(always)]
+fn float_to_i8(v: f64) -> (i8, bool) {
+    // `as` saturates (NaN gives 0), so the round trip fails for anything not an
+    // integer in range; -0.0 would round-trip to +0.0 and is refused by its bits.
+    let small = v as i8;
+    (
+        small,
+        f64::from(small) == v && v.to_bits() != (-0.0f64).to_bits(),
+    )
+}
+
 /// Types for which every bit pattern is a valid value (so bytes can be viewed as them).
 ///
 /// # Safety
@@ -137,6 +213,24 @@ fn words_as_bytes(words: &[u64]) -> &[u8] {
     unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), words.len() * 8) }
 }
 
+fn words_as_bytes_mut(words: &mut [u64]) -> &mut [u8] {
+    // SAFETY: as above; the borrow of `words` is exclusive.
+    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 8) }
+}
+
+/// An empty buffer with room for `count` words: a recycled one when the pool has one,
+/// else fresh (see `snapshot_pool`).
+fn alloc_words(count: usize) -> Vec<u64> {
+    match snapshot_pool::take(count) {
+        Some(recycled) => recycled,
+        None => {
+            let mut fresh: Vec<u64> = Vec::with_capacity(count);
+            advise_huge_pages(fresh.as_mut_ptr().cast::<u8>(), count * 8);
+            fresh
+        }
+    }
+}
+
 impl Drop for RawArray {
     fn drop(&mut self) {
         // The next snapshot of a similar size reuses the memory (see `snapshot_pool`).
@@ -148,14 +242,7 @@ impl Drop for RawArray {
 /// over the memory instead of two: this copy is most of `add_histogram`'s caller time).
 fn copy_to_words(bytes: &[u8]) -> Vec<u64> {
     let count = bytes.len().div_ceil(8);
-    let mut words = match snapshot_pool::take(count) {
-        Some(recycled) => recycled,
-        None => {
-            let mut fresh: Vec<u64> = Vec::with_capacity(count);
-            advise_huge_pages(fresh.as_mut_ptr().cast::<u8>(), count * 8);
-            fresh
-        }
-    };
+    let mut words = alloc_words(count);
     // SAFETY: the capacity holds `count * 8 >= bytes.len()` bytes; the tail of the last
     // word is zeroed before `set_len`, so every word is initialized; the buffers are
     // distinct allocations and cannot overlap.
@@ -312,6 +399,74 @@ fn pairwise<T: Copy + Sync>(a: &[T], conv: &(impl Fn(T) -> f64 + Sync)) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn narrowed<T: Copy>(
+        dtype: DType,
+        values: &[T],
+        to_bytes: fn(T) -> Vec<u8>,
+    ) -> Option<Vec<i8>> {
+        let bytes: Vec<u8> = values.iter().flat_map(|&v| to_bytes(v)).collect();
+        let shape = vec![values.len() as i64];
+        let a = RawArray::narrowed_to_i8(dtype, shape, &bytes).unwrap()?;
+        assert_eq!(
+            (a.dtype, a.shape.clone(), a.len()),
+            (DType::Int8, vec![values.len() as i64], values.len())
+        );
+        Some(a.typed::<i8>().to_vec())
+    }
+
+    #[test]
+    fn small_integers_narrow_to_int8_keeping_every_value() {
+        let ints = [0i64, 1, 1, -128, 127, 0, 1, 1, 0];
+        let expected: Vec<i8> = ints.iter().map(|&v| v as i8).collect();
+        let i64s = narrowed(DType::Int64, &ints, |v| v.to_ne_bytes().to_vec());
+        assert_eq!(i64s.as_deref(), Some(&expected[..]));
+        let i32s = narrowed(DType::Int32, &ints.map(|v| v as i32), |v| {
+            v.to_ne_bytes().to_vec()
+        });
+        assert_eq!(i32s.as_deref(), Some(&expected[..]));
+        let f32s = narrowed(DType::Float32, &ints.map(|v| v as f32), |v| {
+            v.to_ne_bytes().to_vec()
+        });
+        assert_eq!(f32s.as_deref(), Some(&expected[..]));
+        let f64s = narrowed(DType::Float64, &ints.map(|v| v as f64), |v| {
+            v.to_ne_bytes().to_vec()
+        });
+        assert_eq!(f64s.as_deref(), Some(&expected[..]));
+        let u64s = narrowed(DType::UInt64, &[0u64, 1, 127], |v| v.to_ne_bytes().to_vec());
+        assert_eq!(u64s.as_deref(), Some(&[0i8, 1, 127][..]));
+    }
+
+    #[test]
+    fn anything_else_is_not_narrowed() {
+        let f64_bytes = |v: f64| v.to_ne_bytes().to_vec();
+        assert_eq!(
+            narrowed(DType::Int64, &[0i64, 128], |v| v.to_ne_bytes().to_vec()),
+            None
+        );
+        assert_eq!(
+            narrowed(DType::Int64, &[-129i64, 0], |v| v.to_ne_bytes().to_vec()),
+            None
+        );
+        assert_eq!(
+            narrowed(DType::UInt64, &[u64::MAX], |v| v.to_ne_bytes().to_vec()),
+            None
+        );
+        assert_eq!(
+            narrowed(DType::UInt32, &[256u32], |v| v.to_ne_bytes().to_vec()),
+            None
+        );
+        for bad in [0.5, -0.0, f64::NAN, f64::INFINITY, 1e10, -1e-300] {
+            assert_eq!(
+                narrowed(DType::Float64, &[1.0, bad], f64_bytes),
+                None,
+                "{bad}"
+            );
+        }
+        // Already one byte: copied as it is.
+        assert_eq!(narrowed(DType::UInt8, &[1u8], |v| vec![v]), None);
+        assert_eq!(narrowed(DType::Bool, &[1u8], |v| vec![v]), None);
+    }
 
     #[test]
     fn copies_and_converts_every_dtype() {

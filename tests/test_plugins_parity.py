@@ -49,6 +49,22 @@ PR_CASES = {
         RNG.random(200_003),
     ),
     "int_predictions": (np.array([1, 0, 1]), np.array([0, 1, 1]), None),
+    # Labels of small integers are snapshotted as int8 whatever their dtype; these
+    # check that every kind of label still gives torch's curve.
+    "i32_labels": (RNG.integers(0, 2, 999).astype(np.int32), RNG.random(999), None),
+    "f32_labels": (RNG.integers(0, 2, 999).astype(np.float32), RNG.random(999), 2.0),
+    "f64_labels_negative_zero": (
+        np.array([1.0, -0.0, 0.0, 1.0, -0.0]),
+        np.array([0.2, 0.4, 0.6, 0.8, 0.1]),
+        None,
+    ),
+    "fractional_labels": (RNG.random(500), RNG.random(500), None),
+    "labels_beyond_int8": (RNG.integers(0, 2, 500) * 300, RNG.random(500), None),
+    "large_u64_labels": (
+        RNG.integers(0, 2, 300_001).astype(np.uint64),
+        RNG.random(300_001, dtype=np.float32),
+        None,
+    ),
 }
 
 

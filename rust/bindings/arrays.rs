@@ -4,6 +4,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 
+use crate::error::FerroError;
 use crate::raw_array::{DType, RawArray};
 
 /// Arrays larger than this are copied with the GIL released.
@@ -16,11 +17,37 @@ pub fn copy_array(
     dtype_code: &str,
     arg_name: &str,
 ) -> PyResult<RawArray> {
+    snapshot_with(py, array, dtype_code, arg_name, RawArray::copy_from)
+}
+
+/// Like [`copy_array`], but an array of small integers (PR-curve labels, of any numeric
+/// dtype) is kept as int8: the same values in a fraction of the memory.
+pub fn copy_small_integers(
+    py: Python<'_>,
+    array: &Bound<'_, PyAny>,
+    dtype_code: &str,
+    arg_name: &str,
+) -> PyResult<RawArray> {
+    snapshot_with(py, array, dtype_code, arg_name, |dtype, shape, bytes| {
+        match RawArray::narrowed_to_i8(dtype, shape.clone(), bytes)? {
+            Some(narrowed) => Ok(narrowed),
+            None => RawArray::copy_from(dtype, shape, bytes),
+        }
+    })
+}
+
+/// Runs `copy` on the bytes of `array`, without the GIL when they are many.
+fn snapshot_with(
+    py: Python<'_>,
+    array: &Bound<'_, PyAny>,
+    dtype_code: &str,
+    arg_name: &str,
+    copy: impl Fn(DType, Vec<i64>, &[u8]) -> Result<RawArray, FerroError> + Send,
+) -> PyResult<RawArray> {
     let dtype = DType::from_code(dtype_code)?;
     let view = BufferView::new(array, arg_name)?;
     let shape = view.shape();
     let bytes = view.bytes();
-    let copy = |bytes: &[u8]| RawArray::copy_from(dtype, shape.clone(), bytes);
     let raw = if bytes.len() >= COPY_WITHOUT_GIL_BYTES {
         // The buffer view keeps the exporter alive and its memory pinned meanwhile.
         let addr = bytes.as_ptr() as usize;
@@ -28,10 +55,10 @@ pub fn copy_array(
         py.detach(move || {
             // SAFETY: the view above outlives this closure and exports `len` bytes.
             let bytes = unsafe { std::slice::from_raw_parts(addr as *const u8, len) };
-            copy(bytes)
+            copy(dtype, shape, bytes)
         })
     } else {
-        copy(bytes)
+        copy(dtype, shape, bytes)
     }?;
     Ok(raw)
 }

@@ -11,7 +11,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use super::arrays::copy_array;
+use super::arrays::{copy_array, copy_small_integers};
 use super::event_writer::{histogram_bins, raw_histogram, text_arg, PyEventWriter};
 use crate::custom_scalars::{ChartSpec, LayoutEncoder};
 use crate::embedding::{
@@ -179,7 +179,7 @@ fn pr_encoder(
     weight: f64,
 ) -> PyResult<PrCurveEncoder> {
     let tag = text_arg(tag, "tag")?.into_owned();
-    let labels = copy_array(py, labels.0, labels.1, "labels")?;
+    let labels = copy_small_integers(py, labels.0, labels.1, "labels")?;
     let predictions = copy_array(py, predictions.0, predictions.1, "predictions")?;
     let weights = match weights {
         Some((w, code)) => Weights::PerElement(copy_array(py, w, code, "weights")?),
