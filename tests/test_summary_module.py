@@ -170,3 +170,64 @@ def test_half_helpers_match_torch():
 def test_module_is_exported():
     assert ferroboard.summary is summary
     assert hasattr(ferroboard, "GlobalSummaryWriter")
+
+
+# -- draw_boxes ----------------------------------------------------------------------------
+
+BOXES = np.array([[4.7, 3.2, 40.9, 30.0], [20, 25, 60, 44], [0, 0, 63, 47], [10, 10, 10, 10]])
+
+
+def _noise_image(mode: str) -> Image.Image:
+    rng = np.random.default_rng(3)
+    shape = {"RGB": (48, 64, 3), "RGBA": (48, 64, 4), "L": (48, 64)}[mode]
+    return Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
+def test_draw_boxes_matches_torch_pixel_for_pixel(mode):
+    theirs = ts.draw_boxes(_noise_image(mode), BOXES)
+    ours = summary.draw_boxes(_noise_image(mode), BOXES)
+    assert isinstance(ours, Image.Image) and ours.mode == mode
+    np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+
+
+def test_draw_boxes_on_arrays_and_tensors_returns_a_new_array():
+    pixels = np.asarray(_noise_image("RGB")).copy()
+    before = pixels.copy()
+    expected = np.asarray(ts.draw_boxes(_noise_image("RGB"), BOXES))
+    np.testing.assert_array_equal(summary.draw_boxes(pixels, BOXES), expected)
+    np.testing.assert_array_equal(summary.draw_boxes(pixels, torch.tensor(BOXES)), expected)
+    np.testing.assert_array_equal(pixels, before)  # the input is left alone
+
+
+def test_draw_boxes_labels():
+    plain = np.asarray(summary.draw_boxes(_noise_image("RGB"), BOXES[:2]))
+    labelled = np.asarray(
+        summary.draw_boxes(_noise_image("RGB"), BOXES[:2], labels=["cat", "dog", "extra"])
+    )
+    changed = np.any(plain != labelled, axis=2)
+    assert changed.any()
+    # Labels sit on a red box whose bottom-left corner is the box's bottom-left corner.
+    rows, cols = np.nonzero(changed)
+    assert rows.max() <= 44 and cols.min() >= 4
+    with pytest.raises(ValueError, match="labels: 1 labels for 2 boxes"):
+        summary.draw_boxes(_noise_image("RGB"), BOXES[:2], labels=["cat"])
+
+
+@pytest.mark.parametrize(
+    "image,boxes,error,match",
+    [
+        (np.zeros((8, 8, 3), np.float32), BOXES, TypeError, "uint8"),
+        (
+            np.zeros((8, 8, 3), np.uint8),
+            np.zeros((2, 3)),
+            ValueError,
+            r"boxes must have shape \(N, 4\)",
+        ),
+        (np.zeros((8, 8, 5), np.uint8), BOXES, ValueError, "1 to 4 channels"),
+        (np.zeros(8, np.uint8), BOXES, ValueError, r"\(H, W\) or \(H, W, C\)"),
+    ],
+)
+def test_draw_boxes_rejects_bad_input(image, boxes, error, match):
+    with pytest.raises(error, match=match):
+        summary.draw_boxes(image, boxes)

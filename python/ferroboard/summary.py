@@ -36,6 +36,7 @@ __all__ = [
     "audio",
     "compute_curve",
     "custom_scalars",
+    "draw_boxes",
     "half_to_int",
     "histogram",
     "histogram_raw",
@@ -425,6 +426,36 @@ def make_image(tensor: Any, rescale: float = 1, rois: Any = None, labels: Any = 
             labels=labels,
         )
     return _proto(_first_value_field(summary, 4), "Image")
+
+
+def draw_boxes(disp_image: Any, boxes: Any, labels: Any = None) -> Any:
+    """torch's helper: `boxes` (N, 4: x_min, y_min, x_max, y_max) drawn as red outlines
+    2 pixels wide, with optional labels, as ``add_image_with_boxes`` draws them.
+
+    ``disp_image``: a PIL image (as in torch; a new PIL image is returned) or a uint8
+    (H, W) or (H, W, C) array (a new array is returned). Unlabelled boxes match PIL's
+    pixels exactly; labels use a built-in bitmap font (torch uses PIL's default font).
+    """
+    pil_mode = getattr(disp_image, "mode", None) if hasattr(disp_image, "getbands") else None
+    pixels = np.asarray(disp_image) if pil_mode is not None else to_numpy(disp_image, "disp_image")
+    if pixels.dtype != np.uint8:
+        raise TypeError(f"disp_image must hold uint8 pixels, got {describe(disp_image)}")
+    coords = np.ascontiguousarray(to_numpy(boxes, "boxes"), dtype=np.float64)
+    if coords.ndim != 2 or coords.shape[1] != 4:
+        raise ValueError(f"boxes must have shape (N, 4), got {coords.shape}")
+    names = None if labels is None else [str(label) for label in labels]
+    if names is not None:
+        # torch reads labels[i] for box i: extra labels are ignored, missing ones raise.
+        if len(names) < len(coords):
+            raise ValueError(f"labels: {len(names)} labels for {len(coords)} boxes")
+        names = names[: len(coords)]
+    pixels = np.ascontiguousarray(pixels)
+    drawn = np.frombuffer(_core.draw_boxes(pixels, coords, names), np.uint8).reshape(pixels.shape)
+    if pil_mode is None:
+        return drawn.copy()
+    from PIL import Image
+
+    return Image.fromarray(drawn, mode=pil_mode)
 
 
 def video(tag: str, tensor: Any, fps: float = 4) -> Any:

@@ -9,15 +9,17 @@ use pyo3::types::{PyBytes, PyString};
 use super::arrays::copy_array;
 use super::event_writer::{text_arg, PyEventWriter};
 use crate::audio::AudioJob;
-use crate::boxes::Boxes;
+use crate::boxes::{draw_boxes, Boxes};
 use crate::image::{shape_text, ImageJob, ImageLayout};
 use crate::job::JobKind;
 use crate::png::encode_png;
+use crate::raw_array::RawArray;
 use crate::video::{VideoJob, VideoLayout};
 
 /// Adds the module-level media functions to `ferroboard._core`.
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(py_encode_png, m)?)?;
+    m.add_function(wrap_pyfunction!(py_draw_boxes, m)?)?;
     Ok(())
 }
 
@@ -30,6 +32,51 @@ fn py_encode_png<'py>(
     pixels: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let raw = copy_array(py, pixels, "u1", "pixels")?;
+    let (h, w, c) = image_size(&raw)?;
+    // Parallel strips must use a pool whose threads exist in this (possibly forked) process.
+    let png = py.detach(|| {
+        crate::embedding::in_this_process_pool(|| {
+            encode_png(raw.bytes(), w as u32, h as u32, c as u8)
+        })
+    })?;
+    Ok(PyBytes::new(py, &png))
+}
+
+/// torch's `summary.draw_boxes`: a copy of the uint8 `(H, W)` or `(H, W, C)` `pixels`
+/// with `boxes` (float64 `(N, 4)`: x_min, y_min, x_max, y_max) drawn as
+/// `add_image_with_boxes` draws them.
+#[pyfunction]
+#[pyo3(name = "draw_boxes", signature = (pixels, boxes, labels=None))]
+fn py_draw_boxes<'py>(
+    py: Python<'py>,
+    pixels: &Bound<'py, PyAny>,
+    boxes: &Bound<'py, PyAny>,
+    labels: Option<Vec<String>>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let raw = copy_array(py, pixels, "u1", "pixels")?;
+    let (h, w, c) = image_size(&raw)?;
+    let coords = copy_array(py, boxes, "f8", "boxes")?;
+    if coords.shape.len() != 2 || coords.shape[1] != 4 {
+        return Err(PyValueError::new_err(format!(
+            "boxes must have shape (N, 4), got {}",
+            shape_text(&coords.shape)
+        )));
+    }
+    let boxes = Boxes {
+        coords: coords
+            .typed::<f64>()
+            .chunks_exact(4)
+            .map(|b| [b[0], b[1], b[2], b[3]])
+            .collect(),
+        labels,
+    };
+    let mut out = raw.bytes().to_vec();
+    draw_boxes(&mut out, w as usize, h as usize, c as usize, &boxes);
+    Ok(PyBytes::new(py, &out))
+}
+
+/// Height, width and channels of an `(H, W)` or `(H, W, C)` image of 1 to 4 channels.
+fn image_size(raw: &RawArray) -> PyResult<(i64, i64, i64)> {
     let (h, w, c) = match raw.shape.as_slice() {
         [h, w] => (*h, *w, 1),
         [h, w, c] => (*h, *w, *c),
@@ -51,13 +98,7 @@ fn py_encode_png<'py>(
             shape_text(&raw.shape)
         )));
     }
-    // Parallel strips must use a pool whose threads exist in this (possibly forked) process.
-    let png = py.detach(|| {
-        crate::embedding::in_this_process_pool(|| {
-            encode_png(raw.bytes(), w as u32, h as u32, c as u8)
-        })
-    })?;
-    Ok(PyBytes::new(py, &png))
+    Ok((h, w, c))
 }
 
 #[pymethods]
