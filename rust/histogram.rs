@@ -26,6 +26,8 @@ const KEY_SHIFT: u32 = 64 - TABLE_BITS;
 const CHUNK: usize = 1 << 16;
 /// Below this many values a table costs more to build than it saves.
 const TABLE_MIN_VALUES: usize = 16_384;
+/// The same for the float32 table of explicit edges (the default edges' is built once).
+const F32_TABLE_MIN_VALUES: usize = 1 << 18;
 
 /// Which edges to bin with.
 #[derive(Clone, Debug)]
@@ -53,7 +55,7 @@ pub fn default_edges() -> &'static EdgeIndex {
         let mut edges: Vec<f64> = positive.iter().rev().map(|v| -v).collect();
         edges.push(0.0);
         edges.extend_from_slice(&positive);
-        EdgeIndex::with_table(edges)
+        EdgeIndex::with_table(edges, true)
     })
 }
 
@@ -86,7 +88,9 @@ impl EdgeIndex {
         &self.keys[..self.edges.len()]
     }
 
-    fn with_table(edges: Vec<f64>) -> Self {
+    /// `float32_table`: also build the float32 table (512 KiB, built per call for
+    /// explicit edges, so only worth it for large float32 inputs).
+    fn with_table(edges: Vec<f64>, float32_table: bool) -> Self {
         let mut index = Self::without_table(edges);
         let slots = (1usize << TABLE_BITS) + 1;
         let mut table = Vec::with_capacity(slots);
@@ -101,7 +105,9 @@ impl EdgeIndex {
         }
         index.one_edge_per_slot = table.windows(2).all(|w| w[1] - w[0] <= 1);
         index.table = Some(table);
-        index.f32_table = F32Table::build(&index.edges);
+        if float32_table {
+            index.f32_table = F32Table::build(&index.edges);
+        }
         index
     }
 
@@ -405,7 +411,9 @@ pub fn histogram(
                 )));
             }
             owned_index = if values.len() >= TABLE_MIN_VALUES {
-                EdgeIndex::with_table(edges.clone())
+                let f32_pays =
+                    values.dtype == DType::Float32 && values.len() >= F32_TABLE_MIN_VALUES;
+                EdgeIndex::with_table(edges.clone(), f32_pays)
             } else {
                 EdgeIndex::without_table(edges.clone())
             };
@@ -577,7 +585,7 @@ mod tests {
         // neighbours, NaN, infinities and both zeros mixed into random values.
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);
         let edges = default_edges().edges();
-        let mut values: Vec<f32> = (0..3 * CHUNK + 17)
+        let mut values: Vec<f32> = (0..F32_TABLE_MIN_VALUES + 17)
             .map(|_| (rng.random::<f64>() - 0.5) as f32 * 10f32.powi(rng.random_range(-14..22)))
             .collect();
         for &e in edges.iter().step_by(7) {
