@@ -147,6 +147,20 @@ pub fn release_idle() {
     drop(freed); // unmapped outside the lock
 }
 
+/// `next_release`, waiting for the lock (tests must not read a busy pool as empty).
+#[cfg(test)]
+pub(crate) fn next_release_waiting() -> Option<Instant> {
+    POOL.lock().ok()?.next_release()
+}
+
+/// Shortens `MAX_IDLE`, so that a test can watch an idle writer free the pool.
+#[cfg(test)]
+pub(crate) fn set_max_idle(max_idle: Duration) {
+    if let Ok(mut pool) = POOL.lock() {
+        pool.max_idle = max_idle;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

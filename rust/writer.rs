@@ -1099,6 +1099,28 @@ mod tests {
     }
 
     #[test]
+    fn an_idle_writer_frees_snapshot_buffers_no_one_reused() {
+        // Other tests share the process-wide pool, but they only add newer buffers: what
+        // is checked is that nothing cached before `cached_by` outlives the idle time.
+        let max_idle = Duration::from_millis(200);
+        snapshot_pool::set_max_idle(max_idle);
+        let dir = temp_dir("pool");
+        let w = open(&dir, "");
+        assert!(w.try_submit(large_histogram(0)).unwrap().is_none());
+        w.flush().unwrap(); // encoded: its buffer is back in the pool
+        let cached_by = Instant::now();
+        assert!(snapshot_pool::next_release_waiting().is_some());
+        std::thread::sleep(max_idle * 5);
+        let next = snapshot_pool::next_release_waiting();
+        assert!(
+            next.is_none_or(|t| t > cached_by + max_idle),
+            "a buffer cached {:?} ago is still kept",
+            next.map(|t| t.elapsed() + max_idle)
+        );
+        w.close().unwrap();
+    }
+
+    #[test]
     fn oversized_events_are_dropped_and_reported() {
         let dir = temp_dir("oversized");
         let w = open(&dir, "max_event_bytes:50");
