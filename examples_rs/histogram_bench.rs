@@ -1,5 +1,6 @@
 //! Measures worker-side histogram binning (torch's default edges) of 1e7 float32 values.
 use _core::histogram::{histogram, Bins};
+use _core::pools::with_caller_waiting;
 use _core::raw_array::{DType, RawArray};
 use std::time::Instant;
 
@@ -22,11 +23,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let copied = t.elapsed();
         let t = Instant::now();
         let h = histogram(&raw, &Bins::Default, None)?;
+        let binned = t.elapsed();
+        // As the writer bins a batch that flush() or close() waits for: on every core.
+        let t = Instant::now();
+        with_caller_waiting(true, || histogram(&raw, &Bins::Default, None))?;
+        let binned_waiting = t.elapsed();
         println!(
-            "round {round}: copy {:?}, bin {:?} ({:.2} ns/value), {} buckets",
-            copied,
-            t.elapsed(),
-            t.elapsed().as_nanos() as f64 / n as f64,
+            "round {round}: copy {copied:?}, bin {binned:?} ({:.2} ns/value), with a caller \
+             waiting {binned_waiting:?}, {} buckets",
+            binned.as_nanos() as f64 / n as f64,
             h.bucket.len()
         );
     }

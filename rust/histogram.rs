@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use crate::error::FerroError;
 use crate::histogram_f32::{self, F32Table};
+use crate::pools::in_binning_pool;
 use crate::proto::HistogramProto;
 use crate::raw_array::{pairwise_sum, with_f64_blocks, DType, RawArray};
 
@@ -306,37 +307,6 @@ fn bin_all(values: &RawArray, index: &EdgeIndex) -> Partial {
             .reduce(|| Partial::new(m), Partial::merge)
     };
     in_binning_pool(run)
-}
-
-/// Runs `op` (which may use rayon) on the binning pool. After fork() the threads of
-/// pools made in the parent are gone, so a forked child uses a pool of its own.
-fn in_binning_pool<R: Send>(op: impl FnOnce() -> R + Send) -> R {
-    if crate::fork::forked() {
-        return match crate::fork::child_pool() {
-            Some(pool) => pool.install(op),
-            None => op(), // no threads could start: the current thread's pool, if any
-        };
-    }
-    match binning_pool() {
-        Some(pool) => pool.install(op),
-        None => op(),
-    }
-}
-
-/// Threads for binning large arrays: one fewer than the machine has, so that the
-/// training loop's own thread keeps a core while its histograms are binned.
-pub(crate) fn binning_pool() -> Option<&'static rayon::ThreadPool> {
-    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(cores.saturating_sub(1).max(1))
-            .thread_name(|i| format!("ferroboard-bin-{i}"))
-            .start_handler(|_| crate::signals::block_async_signals())
-            .build()
-            .ok()
-    })
-    .as_ref()
 }
 
 /// torch's `max_bins` merge: groups of `num_bins // max_bins` adjacent buckets, the tail

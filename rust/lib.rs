@@ -21,6 +21,7 @@ pub mod masked_crc;
 pub mod mesh;
 pub mod parallel_copy;
 pub mod png;
+pub mod pools;
 pub mod pr_curve;
 pub mod proto;
 pub mod raw_array;

@@ -62,7 +62,7 @@ impl Pieces {
 /// `dst` must be valid for `src.len()` bytes of writes and must not overlap `src`.
 pub unsafe fn copy(src: &[u8], dst: *mut u8) {
     let pool = if src.len() >= PARALLEL_COPY_MIN_BYTES && !crate::fork::forked() {
-        crate::histogram::binning_pool()
+        crate::pools::binning_pool()
     } else {
         None
     };

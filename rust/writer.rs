@@ -38,6 +38,7 @@ use crate::faults::{Faults, Op};
 use crate::fork;
 use crate::job::Job;
 use crate::limits::MAX_EVENT_BYTES;
+use crate::pools;
 use crate::snapshot_pool;
 use crate::tf_record::{append_record_with, FRAME_OVERHEAD};
 
@@ -456,7 +457,9 @@ impl<'a> Worker<'a> {
             for job in &batch {
                 cost += job.cost();
             }
-            match fork::child_pool() {
+            // A caller blocked in flush()/close() leaves its core free for binning.
+            let caller_waiting = closing || flush_target > 0;
+            pools::with_caller_waiting(caller_waiting, || match fork::child_pool() {
                 // In a forked child, parallel encoders must not use the parent's pools.
                 Some(pool) => pool.install(|| {
                     encode_batch(
@@ -472,7 +475,7 @@ impl<'a> Worker<'a> {
                     &mut dropped,
                     shared.max_event_bytes,
                 ),
-            }
+            });
 
             let mut result = if buffer.is_empty() {
                 Ok(())
