@@ -20,6 +20,11 @@ pub fn with_caller_waiting<R>(caller_waiting: bool, f: impl FnOnce() -> R) -> R 
     result
 }
 
+/// Whether this (writer) thread encodes a batch that a blocked caller waits for.
+pub fn caller_waiting() -> bool {
+    CALLER_WAITING.get()
+}
+
 /// Runs `op` (which may use rayon) on the binning pool, or on the pool of every core when
 /// a caller is waiting. After fork() the threads of pools made in the parent are gone,
 /// so a forked child uses a pool of its own.

@@ -257,8 +257,14 @@ fn integer_counts(
         };
         let chunks = labels.len().div_ceil(COUNT_CHUNK);
         let empty = || -> Counts { (Box::new([[0i64; 256]; 2]), 0) };
-        if labels.len() >= PARALLEL_MIN {
-            (0..chunks).into_par_iter().map(chunk).reduce(empty, merge)
+        // Large inputs in parallel; smaller ones too when a caller blocked in flush() or
+        // close() leaves its core free (the pools module picks the threads).
+        let parallel = labels.len() >= PARALLEL_MIN
+            || (crate::pools::caller_waiting() && labels.len() >= 2 * COUNT_CHUNK);
+        if parallel {
+            crate::pools::in_binning_pool(|| {
+                (0..chunks).into_par_iter().map(chunk).reduce(empty, merge)
+            })
         } else {
             (0..chunks).map(chunk).fold(empty(), merge)
         }

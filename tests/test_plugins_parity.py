@@ -60,6 +60,12 @@ PR_CASES = {
     ),
     "fractional_labels": (RNG.random(500), RNG.random(500), None),
     "labels_beyond_int8": (RNG.integers(0, 2, 500) * 300, RNG.random(500), None),
+    # Counted in parallel when close() waits for it (2 chunks and more).
+    "counted_in_parallel_at_close": (
+        RNG.integers(0, 2, 100_000),
+        RNG.random(100_000, dtype=np.float32),
+        None,
+    ),
     "large_u64_labels": (
         RNG.integers(0, 2, 300_001).astype(np.uint64),
         RNG.random(300_001, dtype=np.float32),
