@@ -7,8 +7,10 @@ package installed: `python examples/demo.py [--logdir runs/demo]`.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import math
 import os
+import shlex
 import sys
 import time
 
@@ -18,6 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import demo_media  # noqa: E402
 import demo_plugins  # noqa: E402
+from demo_skips import skipped  # noqa: E402
 from ferroboard import SummaryWriter  # noqa: E402
 
 
@@ -38,6 +41,7 @@ def log_parameter_histograms(writer: SummaryWriter, steps: int = 5) -> None:
     try:
         import torch
     except ImportError:  # the demo still shows histograms without torch
+        skipped("the model's parameter and gradient histograms (random ones instead)", "torch")
         rng = np.random.default_rng(0)
         for step in range(steps):
             writer.add_histogram("weights", rng.normal(0, 1 + step / 10, 10_000), step)
@@ -71,7 +75,19 @@ def main() -> None:
         demo_plugins.log(writer)
         logdir = writer.get_logdir()
     print(f"wrote the demo run to {logdir} in {time.perf_counter() - started:.2f} s")
-    print("view it with:  tensorboard --logdir runs")
+    print(view_hint(logdir))
+
+
+def view_hint(logdir: str) -> str:
+    """A command that works as printed, from any directory: this interpreter's TensorBoard
+    (the virtual environment's, not whatever `tensorboard` a later shell finds first)."""
+    runs = shlex.quote(os.path.dirname(os.path.abspath(logdir)))
+    if importlib.util.find_spec("tensorboard") is None:
+        return "to view it: pip install tensorboard, then: tensorboard --logdir " + runs
+    script = os.path.join(os.path.dirname(sys.executable), "tensorboard")
+    if os.access(script, os.X_OK):
+        return f"view it with:  {shlex.quote(script)} --logdir {runs}"
+    return f"view it with:  {shlex.quote(sys.executable)} -m tensorboard.main --logdir {runs}"
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from demo_skips import skipped
 
 
 def _image(size: int, phase: float) -> np.ndarray:
@@ -48,6 +49,7 @@ def _figure(writer: Any) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        skipped("the matplotlib figure (add_figure)", "matplotlib")
         return
     steps = np.arange(100)
     fig, ax = plt.subplots(figsize=(5, 3), dpi=80)

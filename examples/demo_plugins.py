@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from demo_skips import skipped
 
 
 def _pr_curves(writer: Any, rng: np.random.Generator) -> None:
@@ -46,6 +47,7 @@ def _graph(writer: Any) -> None:
     try:
         import torch
     except ImportError:
+        skipped("the model graph (add_graph)", "torch")
         return
     model = torch.nn.Sequential(
         torch.nn.Conv2d(3, 8, 3, padding=1),
