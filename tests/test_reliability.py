@@ -81,6 +81,10 @@ def test_t03_sigint_keeps_every_event(tmp_path):
     proc = start_child(
         body(
             """
+            import signal
+            # A job started in the background by a non-interactive shell inherits SIGINT
+            # ignored, and Python keeps it so: restore the default (KeyboardInterrupt).
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             from procs import apply_calls, mixed_calls
             w = SummaryWriter(sys.argv[1])
             apply_calls(w, mixed_calls(1000))
