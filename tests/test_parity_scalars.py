@@ -230,12 +230,13 @@ def test_default_walltime_is_the_call_time(tmp_path):
     [
         ("loss", ["train", "val"]),
         ("a/b", ["x", "y", "z"]),
-        ("run", ["k/v", "k/w"]),
         ("ünï", ["标签", "😀"]),
         ("m", ["only"]),
     ],
-    ids=["plain", "slash-main", "slash-key", "unicode", "single"],
+    ids=["plain", "slash-main", "unicode", "single"],
 )
+# A "/" in a key is a documented deviation (the sub-run stays one folder): see
+# test_paths_contained.py::test_add_scalars_key_separator_deviation_against_torch.
 def test_add_scalars_layout_and_contents(parity, main_tag, keys):
     """One sub-run per key named {main_tag with '/'->'_'}_{key}, tag = main_tag."""
 

@@ -19,6 +19,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _core
+from ._paths import check_no_nul, inside
 from .conversions import _is_torch_tensor, array_for_core, as_step, describe, to_numpy
 
 #: Tensor file formats of `add_embedding(tensor_format=...)`.
@@ -124,6 +125,9 @@ class EmbeddingFiles:
     ) -> None:
         if not isinstance(tag, str):
             raise TypeError(f"tag must be a str, got {describe(tag)}")
+        check_no_nul(tag, "tag")
+        if tag == "..":  # the one tag `encode_tag` leaves a path out of its step's folder
+            raise ValueError(f"tag cannot be '..' (it names a directory): {tag!r}")
         if tensor_format not in TENSOR_FORMATS:
             raise ValueError(f"tensor_format must be 'tsv' or 'binary', got {tensor_format!r}")
         step = 0 if global_step is None else as_step(global_step)
@@ -160,7 +164,7 @@ class EmbeddingFiles:
 
         step_text = str(step).zfill(5)
         subdir = f"{step_text}/{encode_tag(tag)}"
-        save_path = os.path.join(logdir, subdir)
+        save_path = inside(logdir, subdir, "tag", tag)  # a symlink may lead out of it
         if os.path.exists(save_path):
             if not os.path.isdir(save_path):
                 raise NotADirectoryError(

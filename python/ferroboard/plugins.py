@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any, Optional
 
 from . import _core
+from ._paths import check_relative, inside
 from ._plugin_args import (
     as_num_thresholds,
     custom_scalars_layout,
@@ -208,8 +209,11 @@ class PluginsMixin:
             if run_name is not None and run_name != name:
                 raise ValueError(f"run_name={run_name!r} and name={name!r} disagree; pass one")
             run_name = name
+        arg = "run_name" if name is None else "name"
         if run_name is not None and not isinstance(run_name, str):
-            raise TypeError(f"run_name must be a str, got {describe(run_name)}")
+            raise TypeError(f"{arg} must be a str, got {describe(run_name)}")
+        if run_name:  # torch would join an absolute or '..' name as given: checked first
+            check_relative(run_name, arg)
         hparams, metrics = hparams_args(hparam_dict, metric_dict, hparam_domain_discrete)
         metric_values = [scalar_to_float(metric_dict[k], f"metric_dict[{k!r}]") for k in metrics]
         step = _opt_step(global_step)
@@ -217,8 +221,9 @@ class PluginsMixin:
 
         from .file_writer import FileWriter
 
-        logdir = os.path.join(self._get_file_writer().get_logdir(), run_name or str(time.time()))
-        writer = FileWriter(logdir)
+        base = self._get_file_writer().get_logdir()
+        logdir = inside(base, run_name, arg, run_name) if run_name else None
+        writer = FileWriter(logdir or os.path.join(base, str(time.time())))
         try:
             core = writer._writer()
             core.add_pending(exp, step)

@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ._paths import check_no_nul, inside, one_component
 from .conversions import (
     array_for_core,
     as_step,
@@ -202,21 +203,27 @@ class SummaryWriter(MediaMixin, PluginsMixin):
     ) -> None:
         """Logs several numbers under one tag, each in its own sub-run (torch's layout)."""
         check_tag(main_tag, "main_tag")
-        if "\x00" in main_tag:  # it names a directory
-            raise ValueError(f"main_tag cannot contain NUL (it names a directory): {main_tag!r}")
+        check_no_nul(main_tag, "main_tag")  # it names a directory
         if not isinstance(tag_scalar_dict, dict):
             raise TypeError(f"tag_scalar_dict must be a dict, got {describe(tag_scalar_dict)}")
         values = {}
         for key, value in tag_scalar_dict.items():
             check_tag(key, "tag_scalar_dict key")
-            if "\x00" in key:
-                raise ValueError(f"tag_scalar_dict key cannot contain NUL (a directory): {key!r}")
+            check_no_nul(key, "tag_scalar_dict key")
             values[key] = scalar_to_float(value, f"tag_scalar_dict[{key!r}]")
         global_step = _step(global_step)
         walltime = time.time() if walltime is None else as_walltime(walltime)
         fw_logdir = self._get_file_writer().get_logdir()
-        for key, value in values.items():
-            fw_tag = fw_logdir + "/" + main_tag.replace("/", "_") + "_" + key
+        # Sub-run `{main_tag}_{key}`, one directory: torch replaces separators in
+        # main_tag only, so a key from data ("../../x") could leave the log dir there.
+        prefix = one_component(main_tag) + "_"
+        subruns = [(prefix + one_component(key), key, value) for key, value in values.items()]
+        known = self.all_writers or {}
+        for run, key, _ in subruns:  # before writing any key: all or none are written
+            if fw_logdir + "/" + run not in known:
+                inside(fw_logdir, run, "tag_scalar_dict key", key)
+        for run, _, value in subruns:
+            fw_tag = fw_logdir + "/" + run
             all_writers = self.all_writers
             if all_writers is None:
                 self._get_file_writer()
