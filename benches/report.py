@@ -8,7 +8,7 @@
 The JSON of the run is kept in .benchmarks/report.json (``--json`` to change). Each row
 is one benchmark case; values are the median over rounds, divided by the calls (events,
 steps) one round makes. "torch / ferroboard" is the anchor's median over ferroboard's:
-how many times faster ferroboard is. Targets are DESIGN.md's.
+how many times faster ferroboard is. Targets are docs/architecture.md's.
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def baseline_value(case: Case) -> float:
     return next(iter(case.median.values()))
 
 
-# DESIGN.md's performance targets: case prefix -> (description, check(case, baseline)).
+# Targets (docs/architecture.md): case prefix -> (description, check(case, baseline)).
 Check = Callable[[Case, Optional[Case]], Optional[bool]]
 TARGETS: dict[str, tuple[str, Check]] = {
     "add_scalar, caller": (
@@ -174,7 +174,7 @@ def table(data: dict) -> str:
     rows.sort(key=lambda c: (section_of(c.name), order[c.name]))
     lines = [
         "| benchmark | ferroboard | torch | tensorboardX | torch / ferroboard "
-        "| tensorboardX / ferroboard | ferroboard / floor | target (DESIGN.md, issues) |",
+        "| tensorboardX / ferroboard | ferroboard / floor | target (docs/architecture.md) |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for case in rows:

@@ -4,7 +4,7 @@
 * end to end: the call plus close(), which waits for the binning and the write;
 * baseline: ``arr.copy()`` of the same array (a memcpy into a fresh allocation).
 
-Targets (DESIGN.md), for 1e7: caller <= 2x memcpy; end to end >= 10x faster than torch.
+Targets (docs/architecture.md), for 1e7: caller <= 2x memcpy; end to end >= 10x faster than torch.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 * caller: one call on a fresh, idle writer (close() is not timed);
 * end to end: the call plus close(), which waits for the encoding and the write.
 
-Inputs follow research/anchors-perf.md §3-4: "smooth" images are synthetic gradients
+Inputs: "smooth" images are synthetic gradients
 and sinusoids plus σ=4 noise (they compress like a photo); the 3×512×512 input is a
 float32 torch tensor in [0, 1] (CHW), the 1024×1024×3 one a uint8 numpy array (HWC);
 audio is 0.5·sin(440 Hz) + N(0, 0.01) as a float32 tensor.
@@ -15,7 +15,8 @@ PNG encode rows compare `ferroboard._core.encode_png` with Pillow's `save(format
 at its default level, which is what torch's and tensorboardX's `make_image` run; the
 Pillow time is reported in the torch column. Sizes are in `extra_info` (`png_bytes`).
 
-Targets (DESIGN.md): caller <= 1 ms for a 1024² image; end to end >= 5× faster than torch;
+Targets (docs/architecture.md): caller <= 1 ms for a 1024² image; end to end >= 5×
+faster than torch;
 PNG >= 3× faster than Pillow with a file no more than 10 % larger.
 """
 

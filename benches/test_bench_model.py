@@ -9,8 +9,8 @@ training scripts do every N steps. The model is ResNet-50's exact parameter layo
 * baseline: copying every parameter once (``p.detach().numpy().copy()``), the least a
   writer that snapshots its inputs must do on the caller.
 
-Target (DESIGN.md): caller <= 20 ms per step (torch: ~730 ms on a 25.7M-parameter Linear
-stack of 130 tensors, research/anchors-perf.md §2).
+Target (docs/architecture.md): caller <= 20 ms per step (torch: ~730 ms on a 25.7M-parameter Linear
+stack of 130 tensors).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """add_scalar: caller time per call, and end-to-end events/s including close().
 
-Targets (DESIGN.md): caller <= 1 us per call; >= 1 M events/s end to end.
+Targets (docs/architecture.md): caller <= 1 us per call; >= 1 M events/s end to end.
 All writers run with their defaults (max_queue=10, flush_secs=120): with 10 slots, torch's
 and tensorboardX's callers wait for their writer thread, so their caller time is their
-throughput (research/anchors-perf.md §1).
+throughput.
 """
 
 from __future__ import annotations

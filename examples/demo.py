@@ -1,4 +1,6 @@
-"""The seed tutorial's demo, written with ferroboard: `tensorboard --logdir runs` shows it.
+"""The demo: scalars, a scalar group, text, histograms, media and plugins.
+
+Written with ferroboard; `tensorboard --logdir runs` shows it.
 
 Run through `bash scripts/demo.sh` (which builds ferroboard first) or directly with the
 package installed: `python examples/demo.py [--logdir runs/demo]`.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: builds ferroboard, writes the seed tutorial's demo run under ./runs, and
+# The main job: builds ferroboard, writes the demo run under ./runs, and
 # says how to look at it.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -2,8 +2,8 @@
 
 Every scenario runs in a child interpreter (with a hard timeout and a faulthandler
 watchdog) and the parent reads the files back with the strict TFRecord reader, decoding
-each record with TensorBoard's protos. Contract: DESIGN.md G1, G3, G4, G5, G7, G8, G9;
-research/reliability.md §3 (T01-T05, T20, T24, T25).
+each record with TensorBoard's protos. Contract (docs/architecture.md): G1, G3, G4, G5, G7, G8, G9;
+(T01-T05, T20, T24, T25).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Crashes, exits, threads and forks: what reaches the file, and that nothing hangs.
 
-Contract: DESIGN.md G1, G3, G4, G5, G8, G9; research/reliability.md §3 T03 (SIGINT),
+Contract (docs/architecture.md): G1, G3, G4, G5, G8, G9; T03 (SIGINT),
 T04, T05, T06, T21, T22, T23, T24 (lock held at fork, thread pools), T26 (live tail).
 test_durability.py covers the rest of T01-T05, T20, T24 and T25. Every scenario runs
 in a child interpreter with a timeout and a watchdog; files are read by the strict

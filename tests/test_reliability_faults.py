@@ -1,6 +1,6 @@
 """Storage faults and poison records: honest failure, no torn tail, recovery.
 
-Contract: DESIGN.md G1, G2, G5, G6; research/reliability.md §3 T01 (fsync), T07-T10,
+Contract (docs/architecture.md): G1, G2, G5, G6; T01 (fsync), T07-T10,
 T14/T15 (raw bytes), T19. Faults come from the OS where a test box allows it
 (RLIMIT_FSIZE, a small tmpfs in a private mount namespace, deleting files and
 directories) and otherwise from the core's test-only fault injection (FERROBOARD_FAULTS in

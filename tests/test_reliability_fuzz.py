@@ -1,5 +1,5 @@
-"""Property test of the whole Python API (research/reliability.md §3 T12-T17 as a fuzz;
-DESIGN.md G5, G6): random calls never crash the process, never raise anything but
+"""Property test of the whole Python API (T12-T17 as a fuzz;
+docs/architecture.md G5, G6): random calls never crash the process, never raise anything but
 TypeError/ValueError/OverflowError, never drop an accepted event, and never leave a file
 TensorBoard's readers reject. The fuzz runs in reliability_fuzz_child.py, in its own
 interpreter with a timeout; rustboard then loads everything it wrote.

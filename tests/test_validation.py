@@ -1,7 +1,7 @@
 """Input validation: bad arguments raise at the call, name themselves, and write nothing.
 
-Contract: DESIGN.md "Data path" step 1 (errors name the argument and the value), G6 (no
-record a reader rejects); research/reliability.md §3 T12-T16. Every bad call is made
+Contract (docs/architecture.md): "The path of one call" step 1 (errors name the argument
+and the value), G6 (no record a reader rejects); T12-T16. Every bad call is made
 between two good events on a live writer; the file must then be CRC-clean, decode with
 TensorBoard's protos, and hold exactly the good events. A failure here is either a call
 that did not raise, an error of the wrong type or with an unhelpful message, or a
