@@ -43,7 +43,7 @@ pub struct PrCurveEncoder {
     pub labels: RawArray,
     pub predictions: RawArray,
     pub weights: Weights,
-    /// Already capped at [`MAX_THRESHOLDS`] and at least 2.
+    /// Already capped at [`MAX_THRESHOLDS`] and at least 1.
     pub num_thresholds: u32,
 }
 
@@ -108,11 +108,12 @@ impl PrCurveRawEncoder {
     }
 }
 
-/// torch's `min(num_thresholds, 127)`; fewer than 2 thresholds make no curve.
+/// torch's `min(num_thresholds, 127)`. One threshold is a curve of one point (both
+/// anchors accept it); zero makes none (numpy's histogram raises there).
 pub fn cap_thresholds(num_thresholds: i64) -> Result<u32, FerroError> {
-    if num_thresholds < 2 {
+    if num_thresholds < 1 {
         return Err(FerroError::InvalidArgument(format!(
-            "num_thresholds must be at least 2, got {num_thresholds}"
+            "num_thresholds must be at least 1, got {num_thresholds}"
         )));
     }
     Ok(num_thresholds.min(i64::from(MAX_THRESHOLDS)) as u32)
@@ -345,6 +346,10 @@ fn np_maximum(a: f64, b: f64) -> f64 {
 /// puts it in, computed with numpy's own formulas (linspace edges, scaled index, then
 /// the correction against the edges).
 fn bucket_bins(t: usize) -> Vec<usize> {
+    if t == 1 {
+        // range=(0, 0): numpy widens it to (-0.5, 0.5), one bin holding bucket 0.
+        return vec![0];
+    }
     let last = (t - 1) as f64;
     let step = last / t as f64;
     let edges: Vec<f64> = (0..=t)
@@ -579,6 +584,29 @@ mod tests {
     fn thresholds_are_capped() {
         assert_eq!(cap_thresholds(1000).unwrap(), 127);
         assert_eq!(cap_thresholds(2).unwrap(), 2);
-        assert!(cap_thresholds(1).is_err());
+        assert_eq!(cap_thresholds(1).unwrap(), 1);
+        assert!(cap_thresholds(0).is_err());
+        assert!(cap_thresholds(-3).is_err());
+    }
+
+    #[test]
+    fn one_threshold_counts_every_finite_prediction() {
+        // floor(p * 0) is 0 for every finite p, even outside [0, 1] (as in numpy);
+        // NaN and inf give NaN, which falls outside the bin.
+        let labels = bool_array(&[true, false, true, true, false]);
+        let predictions = f32_array(&[0.9, -0.5, 3.0, f32::NAN, f32::INFINITY]);
+        let c = compute_curve(&labels, &predictions, &Weights::Scalar(1.0), 1);
+        assert_eq!(c, vec![2.0, 1.0, 0.0, 0.0, 2.0 / 3.0, 1.0]);
+        let float_labels = RawArray::copy_from(
+            DType::Float64,
+            vec![5],
+            &[1.0f64, 0.0, 1.0, 1.0, 0.0]
+                .iter()
+                .flat_map(|v| v.to_ne_bytes())
+                .collect::<Vec<u8>>(),
+        )
+        .unwrap();
+        let weighted = compute_curve(&float_labels, &predictions, &Weights::Scalar(0.5), 1);
+        assert_eq!(weighted, vec![1.0, 0.5, 0.0, 0.0, 2.0 / 3.0, 1.0]);
     }
 }

@@ -131,8 +131,8 @@ def test_pr_curve_bad_input():
     with tempfile.TemporaryDirectory() as d, ferroboard.SummaryWriter(d) as w:
         with pytest.raises(ValueError, match="same number of elements"):
             w.add_pr_curve("x", np.ones(3), np.ones(4))
-        with pytest.raises(ValueError, match="num_thresholds must be at least 2"):
-            w.add_pr_curve("x", np.ones(3), np.ones(3), num_thresholds=1)
+        with pytest.raises(ValueError, match="num_thresholds must be at least 1"):
+            w.add_pr_curve("x", np.ones(3), np.ones(3), num_thresholds=0)
         with pytest.raises(ValueError, match="weights"):
             w.add_pr_curve("x", np.ones(3), np.ones(3), weights=np.ones(2))
         with pytest.raises(TypeError, match="tag"):

@@ -23,8 +23,9 @@ def as_num_thresholds(num_thresholds: Any) -> int:
     if isinstance(num_thresholds, bool) or not isinstance(num_thresholds, numbers.Integral):
         raise TypeError(f"num_thresholds must be an int, got {describe(num_thresholds)}")
     value = int(num_thresholds)
-    if value < 2:
-        raise ValueError(f"num_thresholds must be at least 2, got {value}")
+    # One threshold is a one-point curve (torch and tensorboardX accept it); zero is no curve.
+    if value < 1:
+        raise ValueError(f"num_thresholds must be at least 1, got {value}")
     return value
 
 

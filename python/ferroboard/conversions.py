@@ -44,6 +44,11 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
         t = x.detach()
         if str(t.dtype) == "torch.bfloat16":
             t = t.float()
+        elif str(t.dtype) == "torch.complex32":
+            import torch  # loaded already: x is one of its tensors
+
+            # numpy has no complex32 (torch's .numpy() fails); complex64 holds it exactly.
+            t = t.to(torch.complex64)
         return t.cpu().numpy()
     if isinstance(x, (numbers.Number, np.generic)):
         return np.asarray(x)

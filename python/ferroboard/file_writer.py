@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from typing import Any, Optional, Union
 
@@ -25,16 +26,40 @@ def serialized(message: Any, name: str) -> bytes:
     return serialize()
 
 
-def checked_log_dir(log_dir: Any) -> str:
-    """`log_dir` as a str: a str, a path object, or bytes (decoded as the OS does)."""
+#: A URL's ``scheme://`` (RFC 3986 scheme). Two letters at least, so that a Windows drive
+#: (``C:\runs``, even ``C://runs``) stays a local path.
+_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+)://")
+
+
+def reject_remote(log_dir: Any, arg: str = "log_dir") -> None:
+    """Raises ValueError for a URL log dir (``s3://``, ``gs://``, ``hdfs://``, any
+    ``scheme://``), before anything is created: written as a local path it would become
+    a directory named ``s3:`` in the working directory."""
+    try:
+        path = os.fsdecode(log_dir)
+    except TypeError:
+        return  # not a path at all: `checked_log_dir` names the type
+    match = _URL_SCHEME.match(path)
+    if match:
+        raise ValueError(
+            f"{arg}={path!r}: remote log directories ({match.group(1)}://...) are not "
+            "supported yet; pass a local path (a directory on this machine or on a "
+            "mounted file system)"
+        )
+
+
+def checked_log_dir(log_dir: Any, arg: str = "log_dir") -> str:
+    """`log_dir` as a str: a str, a path object, or bytes (decoded as the OS does); a
+    local path, not a URL."""
     try:
         path = os.fsdecode(log_dir)
     except TypeError:
         raise TypeError(
-            f"log_dir must be a str, bytes or os.PathLike, got {describe(log_dir)}"
+            f"{arg} must be a str, bytes or os.PathLike, got {describe(log_dir)}"
         ) from None
     if "\0" in path:
-        raise ValueError(f"log_dir cannot contain NUL: {path!r}")
+        raise ValueError(f"{arg} cannot contain NUL: {path!r}")
+    reject_remote(path, arg)
     return path
 
 
@@ -79,11 +104,12 @@ class FileWriter:
         logdir: Optional[PathLike] = None,
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
     ) -> None:
+        arg = "log_dir"
         if log_dir is None:
-            log_dir = logdir
+            log_dir, arg = logdir, "logdir"
         if log_dir is None:
             raise TypeError("FileWriter needs log_dir (or logdir)")
-        self._log_dir = checked_log_dir(log_dir)
+        self._log_dir = checked_log_dir(log_dir, arg)
         self._max_queue = int(max_queue)
         self._flush_secs = float(flush_secs)
         self._filename_suffix = checked_suffix(filename_suffix)

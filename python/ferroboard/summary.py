@@ -13,6 +13,7 @@ The values are computed by the Rust core, as ``SummaryWriter`` computes them.
 
 from __future__ import annotations
 
+import numbers
 import struct
 import tempfile
 from typing import Any, Callable, Optional
@@ -31,6 +32,9 @@ from ._plugin_args import (
 )
 from .conversions import array_for_core, check_tag, describe, scalar_to_float, to_numpy
 from .histogram_bins import resolve_edges
+
+#: torch's limit for `tensor_proto` (protocol buffers cannot hold 2 GiB).
+_TWO_GIB = 1 << 31
 
 __all__ = [
     "audio",
@@ -229,10 +233,19 @@ def histogram_raw(
 
 
 def tensor_proto(tag: str, tensor: Any) -> Any:
-    """torch's ``tensor_proto``: the whole tensor with the ``tensor`` plugin."""
+    """torch's ``tensor_proto``: the whole tensor with the ``tensor`` plugin (complex
+    tensors as ``scomplex_val``/``dcomplex_val`` pairs, as torch writes them)."""
     check_tag(tag)
-    array, code = array_for_core(tensor, "tensor")
-    return _proto(_core.tensor_summary(tag, array, code).serialize())
+    array, code = array_for_core(tensor, "tensor", allow_complex=True)
+    if array.nbytes >= _TWO_GIB:
+        raise ValueError(
+            f"tensor: {array.nbytes} bytes is beyond protocol buffers' 2 GiB limit "
+            f"(shape {array.shape})"
+        )
+    complex_values = code[0] == "c"
+    if complex_values:
+        code = "f4" if code == "c8" else "f8"
+    return _proto(_core.tensor_summary(tag, array, code, complex_values).serialize())
 
 
 # -- plugins ------------------------------------------------------------------------------
@@ -295,11 +308,14 @@ def mesh(
     vertices: Any,
     colors: Any,
     faces: Any,
-    config_dict: Any,
+    config_dict: Any = None,
     display_name: Optional[str] = None,
     description: Optional[str] = None,
 ) -> Any:
-    """A mesh summary: ``{tag}_VERTEX``, ``_FACE``, ``_COLOR`` values (those given)."""
+    """A mesh summary: ``{tag}_VERTEX``, ``_FACE``, ``_COLOR`` values (those given).
+
+    `config_dict` defaults to None (``"{}"``), as in tensorboardX (torch requires it).
+    """
     check_tag(tag)
     parts = mesh_parts(vertices, colors, faces)
     pending = _core.mesh_summary(
@@ -485,6 +501,38 @@ def half_to_int(f: float) -> int:
     return struct.unpack("i", struct.pack("f", f))[0]
 
 
-def int_to_half(i: int) -> float:
-    """torch's helper: the inverse of `half_to_int`."""
-    return struct.unpack("f", struct.pack("i", i))[0]
+#: `int_to_half`'s names for the two 16-bit float types.
+_HALF_NAMES = {"float16": "float16", "half": "float16", "bfloat16": "bfloat16"}
+
+
+def int_to_half(i: int, dtype: Any = None) -> float:
+    """Decodes one ``half_val`` entry of a ``TensorProto``: what ferroboard writes and
+    what torch writes.
+
+    ferroboard (and TensorFlow, and TensorBoard's reader) store each value's 16-bit
+    pattern, 0 to 65535. torch stores the value's float32 bit pattern read as an int32
+    (``half_to_int``). The two never overlap for a 16-bit float: every nonzero float16
+    or bfloat16 value has a float32 pattern outside 1..65535 (those patterns are float32
+    denormals below 1e-40, which no 16-bit float has). So 0..65535 is read as a 16-bit
+    pattern and anything else as torch's float32 pattern.
+
+    A 16-bit pattern does not say whether it is float16 or bfloat16: it is read as
+    float16 unless ``dtype="bfloat16"`` (also ``torch.bfloat16``) says otherwise; pass it
+    for ``DT_BFLOAT16`` tensors. torch's function takes no `dtype`.
+    """
+    if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+        raise TypeError(f"i must be an int, got {describe(i)}")
+    value = int(i)
+    if not -(2**31) <= value < 2**31:
+        raise ValueError(f"i must fit in an int32 (a half_val entry), got {value}")
+    kind = "float16"
+    if dtype is not None:
+        name = str(dtype).lower().replace("torch.", "").replace("numpy.", "")
+        if name not in _HALF_NAMES:
+            raise ValueError(f"dtype must be 'float16' or 'bfloat16', got {dtype!r}")
+        kind = _HALF_NAMES[name]
+    if not 0 <= value <= 0xFFFF:
+        return struct.unpack("f", struct.pack("i", value))[0]
+    if kind == "bfloat16":
+        return struct.unpack("<f", struct.pack("<I", value << 16))[0]
+    return struct.unpack("<e", struct.pack("<H", value))[0]

@@ -25,7 +25,7 @@ from .conversions import (
     float_list,
     scalar_to_float,
 )
-from .file_writer import DEFAULT_MAX_PENDING_BYTES, FileWriter, PathLike
+from .file_writer import DEFAULT_MAX_PENDING_BYTES, FileWriter, PathLike, reject_remote
 from .histogram_bins import DEFAULT_BINS, default_bins, resolve_edges
 from .media import MediaMixin
 from .plugins import PluginsMixin
@@ -85,6 +85,10 @@ class SummaryWriter(MediaMixin, PluginsMixin):
         *,
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
     ) -> None:
+        # A URL fails here, before any directory is made (it would become "s3:/...").
+        for arg, value in (("log_dir", log_dir), ("logdir", logdir)):
+            if value:
+                reject_remote(value, arg)
         if log_dir and logdir and os.fspath(log_dir) != os.fspath(logdir):
             raise ValueError(f"log_dir={log_dir!r} and logdir={logdir!r} disagree; pass one")
         log_dir = log_dir or logdir

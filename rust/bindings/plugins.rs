@@ -458,19 +458,23 @@ pub fn histogram_raw_summary(
     ))))))
 }
 
+/// `complex`: `values` are float32/float64 (real, imaginary) pairs on a last axis of 2
+/// (as `EventWriter.add_tensor` takes them).
 #[pyfunction]
+#[pyo3(signature = (tag, values, dtype, complex=false))]
 pub fn tensor_summary(
     py: Python<'_>,
     tag: &Bound<'_, PyString>,
     values: &Bound<'_, PyAny>,
     dtype: &str,
+    complex: bool,
 ) -> PyResult<PyPendingSummary> {
     let tag = text_arg(tag, "tag")?.into_owned();
     let values = copy_array(py, values, dtype, "tensor")?;
     let job = crate::job::TensorJob {
         tag,
         values,
-        complex: false,
+        complex,
     };
     Ok(pending(JobKindEncoder(JobKind::Tensor(Box::new(job)))))
 }
