@@ -16,6 +16,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ._paths import check_no_nul, inside, one_component
+from ._rank_gate import RankGate
 from .conversions import (
     array_for_core,
     as_step,
@@ -55,7 +56,7 @@ def _walltime(walltime: Any) -> Optional[float]:
     return as_walltime(walltime)
 
 
-class SummaryWriter(MediaMixin, PluginsMixin):
+class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
     """Writes TensorBoard event files; a drop-in for torch's and tensorboardX's writer.
 
     Args:
@@ -70,6 +71,13 @@ class SummaryWriter(MediaMixin, PluginsMixin):
         logdir: tensorboardX's name for ``log_dir``.
         max_pending_bytes: memory budget of accepted but unwritten work; ``add_*`` blocks
             while it is exceeded.
+        ranks: which ranks of a distributed job write: "auto" (rank 0 only when a
+            multi-process launch is detected, else this process), "all", "zero", a rank or
+            a set of ranks. Env override: ``FERROBOARD_RANKS``.
+        rank: this process's global rank; None detects it (torch.distributed if already
+            initialized, then torchrun, torchelastic, Slurm, Open MPI, PMI, LSF).
+        per_rank_dir: write into ``{log_dir}/rank{N}`` (one TensorBoard run per rank).
+            Env override: ``FERROBOARD_PER_RANK_DIR=1``.
     """
 
     def __init__(
@@ -84,6 +92,9 @@ class SummaryWriter(MediaMixin, PluginsMixin):
         logdir: Optional[PathLike] = None,
         *,
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
+        ranks: Any = "auto",
+        rank: Optional[int] = None,
+        per_rank_dir: bool = False,
     ) -> None:
         # A URL fails here, before any directory is made (it would become "s3:/...").
         for arg, value in (("log_dir", log_dir), ("logdir", logdir)):
@@ -102,10 +113,9 @@ class SummaryWriter(MediaMixin, PluginsMixin):
         self._lock = threading.Lock()
         self.file_writer: Optional[FileWriter] = None
         self.all_writers: Optional[dict[str, FileWriter]] = None
-        if not self._write_to_disk:
-            self._disable()
-            return
-        self._get_file_writer()
+        # A non-writing rank creates nothing: no directory, no file, no thread.
+        self._init_ranks(ranks, rank, per_rank_dir, log_dir_given=bool(log_dir))
+        self._start()
 
     # -- compatibility attributes ---------------------------------------------------------
 
@@ -140,10 +150,18 @@ class SummaryWriter(MediaMixin, PluginsMixin):
         )
 
     def _get_file_writer(self) -> FileWriter:
-        """The default FileWriter, recreated (new file) after `close()`."""
+        """The default FileWriter, recreated (new file) after `close()`; a no-op one when
+        this writer writes nothing (Lightning calls `add_summary` on it)."""
+        if self._rank_pending:
+            self._settle_rank()
         writer = self.file_writer
         if writer is not None and self.all_writers is not None:
             return writer
+        if not self._is_writing:
+            return self._noop_file_writer()  # type: ignore[return-value]
+        return self._open_default()
+
+    def _open_default(self) -> FileWriter:
         with self._lock:
             if self.file_writer is None or self.all_writers is None:
                 writer = self._new_file_writer(self.log_dir)
@@ -338,6 +356,8 @@ class SummaryWriter(MediaMixin, PluginsMixin):
 
     def flush(self) -> None:
         """Returns once every event added so far is written and fsync'd."""
+        if self._rank_pending:
+            self._settle_rank()
         self._flush_plugins()  # embeddings
         if self.all_writers is None:
             return
@@ -346,6 +366,8 @@ class SummaryWriter(MediaMixin, PluginsMixin):
 
     def close(self) -> None:
         """Flushes and closes every file. Idempotent; a later ``add_*`` opens a new file."""
+        if self._rank_pending:
+            self._settle_rank()
         self._close_plugins()  # embeddings
         if self.all_writers is None:
             return
