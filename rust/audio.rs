@@ -18,6 +18,10 @@ pub struct AudioJob {
 }
 
 impl ValueEncoder for AudioJob {
+    fn tag(&self) -> &str {
+        &self.tag
+    }
+
     fn cost(&self) -> usize {
         self.tag.len() + self.samples.nbytes()
     }
@@ -108,7 +112,7 @@ pub fn wav_bytes(pcm: &[i16], channels: u16, sample_rate: f64) -> Result<Vec<u8>
         )));
     }
     let block_align = channels * 2;
-    let mut out = Vec::with_capacity(44 + data_len);
+    let mut out = crate::fallible::with_capacity(44 + data_len, "the WAV file")?;
     out.extend_from_slice(b"RIFF");
     out.extend_from_slice(&(36 + data_len as u32).to_le_bytes());
     out.extend_from_slice(b"WAVEfmt ");

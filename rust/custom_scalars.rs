@@ -75,6 +75,10 @@ impl LayoutEncoder {
 }
 
 impl ValueEncoder for LayoutEncoder {
+    fn tag(&self) -> &str {
+        CONFIG_TAG
+    }
+
     fn cost(&self) -> usize {
         self.layout.encoded_len()
     }

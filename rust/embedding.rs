@@ -23,6 +23,7 @@ use crate::sync::{Condvar, Mutex};
 use rayon::prelude::*;
 
 use crate::error::FerroError;
+use crate::fallible;
 use crate::png::encode_png;
 use crate::raw_array::{DType, RawArray};
 
@@ -208,9 +209,12 @@ fn matrix_dims(mat: &RawArray) -> (usize, usize) {
 }
 
 /// Writes torch's `tensors.tsv` text for rows `start..end`.
-fn tsv_rows(mat: &RawArray, start: usize, end: usize) -> Vec<u8> {
+fn tsv_rows(mat: &RawArray, start: usize, end: usize) -> std::io::Result<Vec<u8>> {
     let (_, d) = matrix_dims(mat);
-    let mut out = Vec::with_capacity((end - start) * d * 20);
+    // A row may be long (one row of 1e8 columns): running out of memory for it is an
+    // error of this embedding, not the end of the process.
+    let mut out = fallible::with_capacity((end - start).saturating_mul(d.max(1)) * 20, "TSV rows")
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::OutOfMemory, e.to_string()))?;
     // One loop per element type, so that the type is not matched per element.
     macro_rules! rows {
         ($t:ty, $push:expr) => {{
@@ -228,7 +232,7 @@ fn tsv_rows(mat: &RawArray, start: usize, end: usize) -> Vec<u8> {
     }
     if d == 0 {
         out.extend(std::iter::repeat_n(b'\n', end - start));
-        return out;
+        return Ok(out);
     }
     match mat.dtype {
         DType::Float32 => rows!(f32, |o: &mut Vec<u8>, v: f32| push_py_float(
@@ -248,7 +252,7 @@ fn tsv_rows(mat: &RawArray, start: usize, end: usize) -> Vec<u8> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Streams torch's TSV to `sink`, formatting blocks of rows in parallel.
@@ -261,7 +265,7 @@ pub fn write_tsv(mat: &RawArray, sink: &mut impl std::io::Write) -> std::io::Res
             .collect::<Vec<_>>()
             .into_par_iter()
             .map(|s| tsv_rows(mat, s, (s + TSV_ROWS_PER_TASK).min(block_end)))
-            .collect();
+            .collect::<std::io::Result<_>>()?;
         for part in parts {
             sink.write_all(&part)?;
         }
@@ -278,10 +282,10 @@ pub fn tsv_bytes(mat: &RawArray) -> Vec<u8> {
 }
 
 /// Raw little-endian float32 bytes of `mat`.
-pub fn binary_bytes(mat: &RawArray) -> Vec<u8> {
-    let mut out = Vec::with_capacity(mat.len() * 4);
+pub fn binary_bytes(mat: &RawArray) -> Result<Vec<u8>, FerroError> {
+    let mut out = fallible::with_capacity(mat.len() * 4, "tensors.bytes")?;
     crate::raw_array::for_each_f64(mat, |v| out.extend_from_slice(&(v as f32).to_le_bytes()));
-    out
+    Ok(out)
 }
 
 /// Whether TensorBoard reads [`binary_bytes`] of `mat` as binary: its projector tries
@@ -418,7 +422,15 @@ impl SpriteLayout {
         }
         let cols = ((n as f64).sqrt().ceil() as usize).clamp(1, n);
         let rows = n.div_ceil(cols);
-        let side = (cols * w).max(rows * h);
+        let side = cols.saturating_mul(w).max(rows.saturating_mul(h));
+        // The square pads: (2, 1, 50000, 1) makes a 50000x50000 sprite from 100 KB.
+        crate::limits::check_png_size(
+            "label_img (the sprite)",
+            side,
+            side,
+            3,
+            crate::limits::MAX_EVENT_BYTES,
+        )?;
         Ok(SpriteLayout {
             n,
             channels: c,
@@ -432,7 +444,7 @@ impl SpriteLayout {
 }
 
 /// The sprite as RGB pixels, `side x side`.
-pub fn sprite_pixels(img: &RawArray, layout: &SpriteLayout) -> Vec<u8> {
+pub fn sprite_pixels(img: &RawArray, layout: &SpriteLayout) -> Result<Vec<u8>, FerroError> {
     let SpriteLayout {
         n,
         channels,
@@ -443,7 +455,7 @@ pub fn sprite_pixels(img: &RawArray, layout: &SpriteLayout) -> Vec<u8> {
         ..
     } = *layout;
     let src = to_pixels(img);
-    let mut out = vec![0u8; side * side * 3];
+    let mut out = fallible::zeroed::<u8>(side * side * 3, "the sprite's pixels")?;
     out.par_chunks_mut(side * 3)
         .enumerate()
         .for_each(|(y, row)| {
@@ -462,11 +474,11 @@ pub fn sprite_pixels(img: &RawArray, layout: &SpriteLayout) -> Vec<u8> {
                 }
             }
         });
-    out
+    Ok(out)
 }
 
 pub fn sprite_png(img: &RawArray, layout: &SpriteLayout) -> Result<Vec<u8>, FerroError> {
-    let pixels = sprite_pixels(img, layout);
+    let pixels = sprite_pixels(img, layout)?;
     encode_png(&pixels, layout.side as u32, layout.side as u32, 3)
 }
 
@@ -615,7 +627,7 @@ impl EmbeddingJob {
                 .and_then(|()| sink.flush())
                 .map_err(|e| io_error(&path, e))?;
         } else {
-            write_file(&dir.join("tensors.bytes"), &binary_bytes(&self.mat))?;
+            write_file(&dir.join("tensors.bytes"), &binary_bytes(&self.mat)?)?;
         }
         write_config(&self.logdir, &self.config)
     }
@@ -868,7 +880,7 @@ mod tests {
             .collect();
         let m = RawArray::copy_from(DType::Float32, vec![2, 2], &bytes).unwrap();
         assert!(binary_readable(&m));
-        assert_eq!(binary_bytes(&m).len(), 16);
+        assert_eq!(binary_bytes(&m).unwrap().len(), 16);
     }
 
     #[test]

@@ -29,6 +29,11 @@ pub enum FerroError {
     )]
     Forked { path: PathBuf, pid: u32 },
 
+    /// Memory ran out for a buffer of `bytes` bytes (see `fallible`): `MemoryError` on
+    /// the caller; on the writer thread, that one event is dropped and reported.
+    #[error("out of memory: {what} needs {bytes} bytes")]
+    OutOfMemory { what: String, bytes: usize },
+
     /// The background thread could not be started or has died unexpectedly.
     #[error("the background writer thread for {path} failed: {reason}")]
     Worker { path: PathBuf, reason: String },

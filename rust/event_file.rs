@@ -82,7 +82,7 @@ impl EventFile {
         match faults.next(Op::Open) {
             Some(Action::Fail(errno)) => return Err(injected(errno)),
             Some(Action::Short(_)) => return Err(injected(libc::ENOSPC)),
-            Some(Action::Sleep(_)) | None => {}
+            Some(Action::Sleep(_) | Action::OutOfMemory) | None => {}
         }
         std::fs::create_dir_all(dir)?;
         let mut secs = now_secs() as u64;
@@ -191,7 +191,7 @@ impl EventFile {
                 write_all_at(&self.file, part, self.len)?;
                 return Err(injected(libc::ENOSPC));
             }
-            Some(Action::Sleep(_)) | None => {}
+            Some(Action::Sleep(_) | Action::OutOfMemory) | None => {}
         }
         write_all_at(&self.file, framed, self.len)
     }
@@ -201,7 +201,7 @@ impl EventFile {
         match faults.next(Op::Fsync) {
             Some(Action::Fail(errno)) => return Err(injected(errno)),
             Some(Action::Short(_)) => return Err(injected(libc::EIO)),
-            Some(Action::Sleep(_)) | None => {}
+            Some(Action::Sleep(_) | Action::OutOfMemory) | None => {}
         }
         self.file.sync_data()
     }

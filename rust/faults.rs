@@ -16,10 +16,12 @@
 //! | `short@write:N:K`    | the N-th write stores only K bytes, then fails with ENOSPC      |
 //! | `slow@OP:D`          | every OP first sleeps D (`20ms`, `1s`)                          |
 //! | `hold@lock:N:D`      | the worker sleeps D holding its state lock, at its N-th batch   |
+//! | `oom@encode:N`       | encoding the N-th event (or N-M, N-) runs out of memory: its    |
+//! |                      | first fallible allocation on the writer thread fails            |
 //! | `max_event_bytes:B`  | events of B bytes or more are rejected (instead of 2 GiB)       |
 //!
-//! OP is `open` (creating an event file), `write` (one batch of records), `fsync` or
-//! `lock` (the worker taking a batch).
+//! OP is `open` (creating an event file), `write` (one batch of records), `fsync`,
+//! `lock` (the worker taking a batch) or `encode` (the worker encoding one event).
 
 use std::time::Duration;
 
@@ -30,6 +32,7 @@ pub enum Op {
     Write,
     Fsync,
     Lock,
+    Encode,
 }
 
 /// What an injected fault does to one call.
@@ -41,6 +44,8 @@ pub enum Action {
     Short(usize),
     /// Sleep, then carry on (done by `Faults::next` itself, never returned).
     Sleep(Duration),
+    /// The next fallible allocation fails (see `fallible`).
+    OutOfMemory,
 }
 
 #[cfg(any(test, feature = "fault-injection"))]
@@ -61,7 +66,7 @@ mod enabled {
         action: Action,
     }
 
-    type Counts = [AtomicU64; 4];
+    type Counts = [AtomicU64; 5];
 
     /// A fault plan and how many times each operation has run.
     #[derive(Clone, Debug, Default)]
@@ -83,6 +88,7 @@ mod enabled {
             Op::Write => 1,
             Op::Fsync => 2,
             Op::Lock => 3,
+            Op::Encode => 4,
         }
     }
 
@@ -92,6 +98,7 @@ mod enabled {
             "write" => Ok(Op::Write),
             "fsync" => Ok(Op::Fsync),
             "lock" => Ok(Op::Lock),
+            "encode" => Ok(Op::Encode),
             _ => Err(format!("unknown operation {s:?}")),
         }
     }
@@ -188,6 +195,15 @@ mod enabled {
                             first,
                             last,
                             action: Action::Sleep(parse_duration(d)?),
+                        }
+                    }
+                    ("oom", [n]) if op == Op::Encode => {
+                        let (first, last) = parse_range(n)?;
+                        Rule {
+                            op,
+                            first,
+                            last,
+                            action: Action::OutOfMemory,
                         }
                     }
                     ("short", [n, k]) if op == Op::Write => {
@@ -320,6 +336,16 @@ mod tests {
     }
 
     #[test]
+    fn out_of_memory_hits_the_named_encodes() {
+        let mut f = Faults::parse("oom@encode:2,oom@encode:4-5").unwrap();
+        let hits: Vec<bool> = (0..6)
+            .map(|_| f.next(Op::Encode) == Some(Action::OutOfMemory))
+            .collect();
+        assert_eq!(hits, [false, true, false, true, true, false]);
+        assert_eq!(f.next(Op::Write), None);
+    }
+
+    #[test]
     fn rejects_malformed_rules() {
         for bad in [
             "enospc",
@@ -327,6 +353,7 @@ mod tests {
             "enospc@disk:1",
             "short@fsync:1:2",
             "slow@write:5",
+            "oom@write:1",
         ] {
             assert!(Faults::parse(bad).is_err(), "{bad}");
         }

@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use crate::error::FerroError;
+use crate::fallible;
 use crate::histogram_f32::{self, F32Table};
 use crate::pools::in_binning_pool;
 use crate::proto::HistogramProto;
@@ -45,20 +46,37 @@ pub enum Bins {
 /// Built with the same sequence of float64 multiplications as torch's Python loop so
 /// that every edge is bit-identical.
 pub fn default_edges() -> &'static EdgeIndex {
-    static EDGES: OnceLock<EdgeIndex> = OnceLock::new();
-    EDGES.get_or_init(|| {
-        let mut positive = Vec::new();
-        let mut v = 1e-12f64;
-        while v < 1e20 {
-            positive.push(v);
-            v *= 1.1;
-        }
-        let mut edges: Vec<f64> = positive.iter().rev().map(|v| -v).collect();
-        edges.push(0.0);
-        edges.extend_from_slice(&positive);
-        EdgeIndex::with_table(edges, true)
-    })
+    match try_default_edges() {
+        Ok(index) => index,
+        // A few KiB: what an ordinary allocation failing here would do.
+        Err(_) => std::alloc::handle_alloc_error(std::alloc::Layout::new::<[u64; 1600]>()),
+    }
 }
+
+/// [`default_edges`], built on first use; an error if memory runs out then (the worker
+/// drops that one event and tries again with the next).
+pub fn try_default_edges() -> Result<&'static EdgeIndex, FerroError> {
+    static EDGES: OnceLock<EdgeIndex> = OnceLock::new();
+    if let Some(index) = EDGES.get() {
+        return Ok(index);
+    }
+    let mut positive = Vec::new();
+    let mut v = 1e-12f64;
+    while v < 1e20 {
+        positive.push(v);
+        v *= 1.1;
+    }
+    let mut edges: Vec<f64> = positive.iter().rev().map(|v| -v).collect();
+    edges.push(0.0);
+    edges.extend_from_slice(&positive);
+    let index = EdgeIndex::with_table(edges, true)?;
+    // Another thread may have built it meanwhile: the same edges either way.
+    Ok(EDGES.get_or_init(|| index))
+}
+
+/// What the buffers of a histogram are called when memory runs out for them: their
+/// size follows the number of edges, which `bins` sets.
+const BUCKETS: &str = "the histogram's buckets";
 
 /// Edges with their order keys and, optionally, the lookup table.
 pub struct EdgeIndex {
@@ -73,16 +91,20 @@ pub struct EdgeIndex {
 }
 
 impl EdgeIndex {
-    fn without_table(edges: Vec<f64>) -> Self {
-        let mut keys: Vec<u64> = edges.iter().map(|&e| order_key(e)).collect();
+    fn without_table(edges: Vec<f64>) -> Result<Self, FerroError> {
+        let mut keys: Vec<u64> = fallible::collect(
+            edges.len() + 1,
+            edges.iter().map(|&e| order_key(e)),
+            BUCKETS,
+        )?;
         keys.push(u64::MAX);
-        EdgeIndex {
+        Ok(EdgeIndex {
             edges,
             keys,
             table: None,
             one_edge_per_slot: false,
             f32_table: None,
-        }
+        })
     }
 
     fn edge_keys(&self) -> &[u64] {
@@ -91,8 +113,8 @@ impl EdgeIndex {
 
     /// `float32_table`: also build the float32 table (512 KiB, built per call for
     /// explicit edges, so only worth it for large float32 inputs).
-    fn with_table(edges: Vec<f64>, float32_table: bool) -> Self {
-        let mut index = Self::without_table(edges);
+    fn with_table(edges: Vec<f64>, float32_table: bool) -> Result<Self, FerroError> {
+        let mut index = Self::without_table(edges)?;
         let slots = (1usize << TABLE_BITS) + 1;
         let mut table = Vec::with_capacity(slots);
         let mut below = 0usize;
@@ -109,7 +131,7 @@ impl EdgeIndex {
         if float32_table {
             index.f32_table = F32Table::build(&index.edges);
         }
-        index
+        Ok(index)
     }
 
     pub fn edges(&self) -> &[f64] {
@@ -161,17 +183,26 @@ pub(crate) struct Partial {
 }
 
 impl Partial {
-    fn new(edge_count: usize) -> Self {
-        Partial {
-            slots: vec![0; edge_count + 1],
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-            sum_squares: 0.0,
-            saw_nan: false,
-        }
+    fn new(edge_count: usize) -> Result<Self, FerroError> {
+        Ok(Partial {
+            slots: fallible::zeroed(edge_count + 1, BUCKETS)?,
+            ..Partial::EMPTY
+        })
     }
 
-    fn merge(mut self, other: Partial) -> Partial {
+    /// Nothing counted yet, and no slots allocated (merging takes the other's).
+    const EMPTY: Partial = Partial {
+        slots: Vec::new(),
+        min: f64::INFINITY,
+        max: f64::NEG_INFINITY,
+        sum_squares: 0.0,
+        saw_nan: false,
+    };
+
+    fn merge(mut self, mut other: Partial) -> Partial {
+        if self.slots.is_empty() {
+            std::mem::swap(&mut self.slots, &mut other.slots);
+        }
         for (a, b) in self.slots.iter_mut().zip(other.slots) {
             *a += b;
         }
@@ -259,16 +290,23 @@ fn bin_block(
     *lanes = [a, b];
 }
 
-fn bin_range(values: &RawArray, index: &EdgeIndex, start: usize, end: usize) -> Partial {
+fn bin_range(
+    values: &RawArray,
+    index: &EdgeIndex,
+    start: usize,
+    end: usize,
+) -> Result<Partial, FerroError> {
     if let (DType::Float32, Some(table)) = (values.dtype, &index.f32_table) {
         if let Some(partial) = histogram_f32::bin(&values.typed::<f32>()[start..end], table) {
-            return partial;
+            return Ok(partial);
         }
     }
     let m = index.edges.len();
     let last_key = index.edge_keys().last().copied().unwrap_or(0);
     // u32 counters suffice: a range holds at most CHUNK values.
-    let (mut counts_a, mut counts_b) = (vec![0u32; m + 1], vec![0u32; m + 1]);
+    // Per parallel chunk: many edges cost memory on every binning thread at once.
+    let mut counts_a = fallible::zeroed::<u32>(m + 1, BUCKETS)?;
+    let mut counts_b = fallible::zeroed::<u32>(m + 1, BUCKETS)?;
     let mut lanes = [Stats::EMPTY; 2];
     with_f64_blocks(values, start, end, |block| {
         bin_block(
@@ -280,7 +318,7 @@ fn bin_range(values: &RawArray, index: &EdgeIndex, start: usize, end: usize) -> 
             &mut counts_b,
         );
     });
-    let mut p = Partial::new(m);
+    let mut p = Partial::new(m)?;
     for (total, (&ca, &cb)) in p.slots.iter_mut().zip(counts_a.iter().zip(&counts_b)) {
         *total = u64::from(ca) + u64::from(cb);
     }
@@ -290,12 +328,11 @@ fn bin_range(values: &RawArray, index: &EdgeIndex, start: usize, end: usize) -> 
     p.min = a.min.min(b.min);
     p.max = a.max.max(b.max);
     p.saw_nan = a.saw_nan || b.saw_nan;
-    p
+    Ok(p)
 }
 
-fn bin_all(values: &RawArray, index: &EdgeIndex) -> Partial {
+fn bin_all(values: &RawArray, index: &EdgeIndex) -> Result<Partial, FerroError> {
     let n = values.len();
-    let m = index.edges.len();
     if n <= CHUNK {
         return bin_range(values, index, 0, n);
     }
@@ -304,7 +341,7 @@ fn bin_all(values: &RawArray, index: &EdgeIndex) -> Partial {
         (0..chunks)
             .into_par_iter()
             .map(|c| bin_range(values, index, c * CHUNK, ((c + 1) * CHUNK).min(n)))
-            .reduce(|| Partial::new(m), Partial::merge)
+            .try_reduce(|| Partial::EMPTY, |a, b| Ok(a.merge(b)))
     };
     in_binning_pool(run)
 }
@@ -333,29 +370,32 @@ fn merge_to_max_bins(counts: Vec<f64>, limits: Vec<f64>, max_bins: usize) -> (Ve
 /// torch's trimming: keep from one bucket before the first non-empty one (a zero bucket
 /// is invented when that is the very first) to the last non-empty one; `limits` holds
 /// the edges (one more than `counts`) and the result pairs each count with its right edge.
-fn trim(counts: &[f64], limits: &[f64]) -> (Vec<f64>, Vec<f64>) {
+fn trim(counts: &[f64], limits: &[f64]) -> Result<(Vec<f64>, Vec<f64>), FerroError> {
     let first = counts.iter().position(|&c| c > 0.0);
     let last = counts.iter().rposition(|&c| c > 0.0);
     let (Some(start), Some(last)) = (first, last) else {
         if counts.len() == 1 {
             // torch's slicing still yields the single empty bucket here.
-            return (limits[1..2].to_vec(), vec![0.0]);
+            return Ok((limits[1..2].to_vec(), vec![0.0]));
         }
         // Nothing counted (every value NaN or outside explicit edges): torch raises;
         // we keep the event, with one empty bucket at DBL_MAX as TensorFlow's own
         // encoder writes (a documented deviation), which readers accept.
-        return (vec![f64::MAX], vec![0.0]);
+        return Ok((vec![f64::MAX], vec![0.0]));
     };
     let end = last + 1;
     let kept_counts = if start > 0 {
-        counts[start - 1..end].to_vec()
+        fallible::to_vec(&counts[start - 1..end], BUCKETS)?
     } else {
-        let mut c = Vec::with_capacity(end + 1);
+        let mut c = fallible::with_capacity(end + 1, BUCKETS)?;
         c.push(0.0);
         c.extend_from_slice(&counts[..end]);
         c
     };
-    (limits[start..end + 1].to_vec(), kept_counts)
+    Ok((
+        fallible::to_vec(&limits[start..end + 1], BUCKETS)?,
+        kept_counts,
+    ))
 }
 
 /// Bins `values` and returns torch's `HistogramProto`.
@@ -372,7 +412,7 @@ pub fn histogram(
 
     let owned_index;
     let index: &EdgeIndex = match bins {
-        Bins::Default => default_edges(),
+        Bins::Default => try_default_edges()?,
         Bins::Edges(edges) => {
             if edges.len() < 2 {
                 return Err(FerroError::InvalidArgument(format!(
@@ -383,20 +423,21 @@ pub fn histogram(
             owned_index = if values.len() >= TABLE_MIN_VALUES {
                 let f32_pays =
                     values.dtype == DType::Float32 && values.len() >= F32_TABLE_MIN_VALUES;
-                EdgeIndex::with_table(edges.clone(), f32_pays)
+                EdgeIndex::with_table(fallible::to_vec(edges, BUCKETS)?, f32_pays)?
             } else {
-                EdgeIndex::without_table(edges.clone())
+                EdgeIndex::without_table(fallible::to_vec(edges, BUCKETS)?)?
             };
             &owned_index
         }
     };
-    let p = bin_all(values, index);
+    let p = bin_all(values, index)?;
     // The lanes' running sum is fast but adds in another order than numpy; torch's `sum`
     // comes from numpy's pairwise summation, reproduced exactly here.
     let sum = in_binning_pool(|| pairwise_sum(values));
     let m = index.edges.len();
-    let regular: Vec<f64> = p.slots[1..m].iter().map(|&c| c as f64).collect();
-    let (regular, limits) = merge_to_max_bins(regular, index.edges.clone(), max_bins.unwrap_or(0));
+    let regular: Vec<f64> = fallible::collect(m, p.slots[1..m].iter().map(|&c| c as f64), BUCKETS)?;
+    let limits = fallible::to_vec(&index.edges, BUCKETS)?;
+    let (regular, limits) = merge_to_max_bins(regular, limits, max_bins.unwrap_or(0));
     let (limits, counts) = match bins {
         Bins::Default => {
             let mut counts = Vec::with_capacity(regular.len() + 2);
@@ -407,9 +448,9 @@ pub fn histogram(
             edges.push(-f64::MAX);
             edges.extend_from_slice(&limits);
             edges.push(f64::MAX);
-            trim(&counts, &edges)
+            trim(&counts, &edges)?
         }
-        Bins::Edges(_) => trim(&regular, &limits),
+        Bins::Edges(_) => trim(&regular, &limits)?,
     };
     let (min, max) = if p.saw_nan {
         (f64::NAN, f64::NAN)
@@ -460,7 +501,7 @@ mod tests {
     fn brute_force(values: &[f64], edges: &[f64], outer: bool) -> (Vec<f64>, Vec<f64>) {
         let regular = brute_force_counts(values, edges);
         if !outer {
-            return trim(&regular, edges);
+            return trim(&regular, edges).unwrap();
         }
         let below = values.iter().filter(|&&x| x < edges[0]).count() as f64;
         let above = values
@@ -473,7 +514,7 @@ mod tests {
         let mut e = vec![-f64::MAX];
         e.extend_from_slice(edges);
         e.push(f64::MAX);
-        trim(&counts, &e)
+        trim(&counts, &e).unwrap()
     }
 
     fn check_default(values: &[f64]) {

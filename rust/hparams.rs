@@ -125,6 +125,14 @@ pub fn hparams_encoders(
 }
 
 impl ValueEncoder for HParamsEncoder {
+    fn tag(&self) -> &str {
+        match self {
+            HParamsEncoder::Experiment(_) => EXPERIMENT_TAG,
+            HParamsEncoder::SessionStart(_) => SESSION_START_INFO_TAG,
+            HParamsEncoder::SessionEnd => SESSION_END_INFO_TAG,
+        }
+    }
+
     fn cost(&self) -> usize {
         match self {
             HParamsEncoder::Experiment(e) => e.encoded_len(),

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 
 use crate::boxes::{draw_boxes, Boxes};
 use crate::error::FerroError;
+use crate::fallible;
 use crate::job::ValueEncoder;
 use crate::png::encode_png;
 use crate::proto::{summary_value, SummaryImage, SummaryValue};
@@ -229,7 +230,11 @@ fn byte_table(f: impl Fn(u8) -> u8) -> [u8; 256] {
 
 /// HWC bytes of `array` laid out by `layout`: torch's `convert_to_HWC` (grid included)
 /// followed by its scaling to `uint8`.
-pub fn to_hwc_bytes(array: &RawArray, layout: &ImageLayout, scaling: Scaling) -> Vec<u8> {
+pub fn to_hwc_bytes(
+    array: &RawArray,
+    layout: &ImageLayout,
+    scaling: Scaling,
+) -> Result<Vec<u8>, FerroError> {
     gather_scaled(array, layout, scaling, 0)
 }
 
@@ -240,7 +245,7 @@ pub(crate) fn gather_scaled(
     layout: &ImageLayout,
     scaling: Scaling,
     offset: usize,
-) -> Vec<u8> {
+) -> Result<Vec<u8>, FerroError> {
     macro_rules! with {
         ($t:ty, $conv:expr) => {
             gather(array.typed::<$t>(), offset, layout, $conv)
@@ -283,12 +288,12 @@ fn gather<T: Copy + Sync>(
     offset: usize,
     layout: &ImageLayout,
     conv: impl Fn(T) -> u8 + Sync,
-) -> Vec<u8> {
+) -> Result<Vec<u8>, FerroError> {
     let (out_h, out_w) = layout.out_size();
     let co = layout.out_channels;
     let (h, w, c) = (layout.height, layout.width, layout.channels);
     let [sn, sh, sw, sc] = layout.strides;
-    let mut out = vec![0u8; out_h * out_w * co];
+    let mut out = fallible::zeroed::<u8>(out_h * out_w * co, "the image's pixels")?;
     let row_len = out_w * co;
     let fill_row = |r: usize, dst_row: &mut [u8]| {
         let (gy, y) = (r / h, r % h);
@@ -334,7 +339,7 @@ fn gather<T: Copy + Sync>(
             fill_row(r, row);
         }
     }
-    out
+    Ok(out)
 }
 
 /// An image summary: what `add_image`, `add_images`, `add_figure` and
@@ -365,6 +370,10 @@ impl ImageJob {
 }
 
 impl ValueEncoder for ImageJob {
+    fn tag(&self) -> &str {
+        &self.tag
+    }
+
     fn cost(&self) -> usize {
         self.tag.len() + self.pixels.nbytes() + self.boxes.as_ref().map_or(0, Boxes::cost)
     }
@@ -373,7 +382,7 @@ impl ValueEncoder for ImageJob {
         let layout = &self.layout;
         let (height, width) = layout.out_size();
         let channels = layout.out_channels;
-        let mut pixels = to_hwc_bytes(&self.pixels, layout, Scaling::Image);
+        let mut pixels = to_hwc_bytes(&self.pixels, layout, Scaling::Image)?;
         if let Some(boxes) = &self.boxes {
             draw_boxes(&mut pixels, width, height, channels, boxes);
         }
@@ -385,7 +394,7 @@ impl ValueEncoder for ImageJob {
             )));
         }
         if (out_h, out_w) != (height, width) {
-            pixels = resize_lanczos(&pixels, width, height, channels, out_w, out_h);
+            pixels = resize_lanczos(&pixels, width, height, channels, out_w, out_h)?;
         }
         let png = encode_png(&pixels, out_w as u32, out_h as u32, channels as u8)?;
         Ok(vec![image_value(self.tag, height, width, channels, png)])
@@ -442,14 +451,15 @@ struct Coefficients {
 }
 
 /// `precompute_coeffs` + `normalize_coeffs_8bpc` for an input of `in_size` pixels.
-fn coefficients(in_size: usize, out_size: usize) -> Coefficients {
+fn coefficients(in_size: usize, out_size: usize) -> Result<Coefficients, FerroError> {
     let scale = in_size as f64 / out_size as f64;
     let filterscale = scale.max(1.0);
     let support = LANCZOS_SUPPORT * filterscale;
     let ksize = support.ceil() as usize * 2 + 1;
-    let mut bounds = Vec::with_capacity(out_size);
-    let mut weights = vec![0i32; out_size * ksize];
-    let mut k = vec![0f64; ksize];
+    const WHAT: &str = "the resampling weights";
+    let mut bounds = fallible::with_capacity(out_size, WHAT)?;
+    let mut weights = fallible::zeroed::<i32>(out_size.saturating_mul(ksize), WHAT)?;
+    let mut k = fallible::zeroed::<f64>(ksize, WHAT)?;
     for xx in 0..out_size {
         let center = (xx as f64 + 0.5) * scale;
         let ss = 1.0 / filterscale;
@@ -475,11 +485,11 @@ fn coefficients(in_size: usize, out_size: usize) -> Coefficients {
         }
         bounds.push((xmin, taps));
     }
-    Coefficients {
+    Ok(Coefficients {
         ksize,
         bounds,
         weights,
-    }
+    })
 }
 
 #[inline(always)]
@@ -498,17 +508,18 @@ pub fn resize_lanczos(
     channels: usize,
     out_w: usize,
     out_h: usize,
-) -> Vec<u8> {
+) -> Result<Vec<u8>, FerroError> {
+    const WHAT: &str = "the rescaled image";
     let has_alpha = channels == 2 || channels == 4;
     let premultiplied;
     let src = if has_alpha {
-        premultiplied = premultiply(pixels, channels);
+        premultiplied = premultiply(pixels, channels)?;
         &premultiplied[..]
     } else {
         pixels
     };
-    let horiz = coefficients(width, out_w);
-    let vert = coefficients(height, out_h);
+    let horiz = coefficients(width, out_w)?;
+    let vert = coefficients(height, out_h)?;
     let need_h = out_w != width;
     let need_v = out_h != height;
     let c = channels;
@@ -519,7 +530,7 @@ pub fn resize_lanczos(
     let last = vert.bounds.last().map_or(height, |b| b.0 + b.1);
     let (tmp, tmp_w, row0) = if need_h {
         let rows = last - first;
-        let mut tmp = vec![0u8; rows * out_w * c];
+        let mut tmp = fallible::zeroed::<u8>(rows * out_w * c, WHAT)?;
         tmp.par_chunks_mut(out_w * c)
             .enumerate()
             .for_each(|(r, dst)| {
@@ -538,10 +549,10 @@ pub fn resize_lanczos(
             });
         (tmp, out_w, first)
     } else {
-        (src.to_vec(), width, 0)
+        (fallible::to_vec(src, WHAT)?, width, 0)
     };
     let out = if need_v {
-        let mut out = vec![0u8; out_h * tmp_w * c];
+        let mut out = fallible::zeroed::<u8>(out_h * tmp_w * c, WHAT)?;
         out.par_chunks_mut(tmp_w * c)
             .enumerate()
             .for_each(|(yy, dst)| {
@@ -563,13 +574,13 @@ pub fn resize_lanczos(
     if has_alpha {
         unpremultiply(&out, channels)
     } else {
-        out
+        Ok(out)
     }
 }
 
 /// PIL's RGBA -> RGBa (and LA -> La): colour times alpha / 255, rounded.
-fn premultiply(pixels: &[u8], channels: usize) -> Vec<u8> {
-    let mut out = pixels.to_vec();
+fn premultiply(pixels: &[u8], channels: usize) -> Result<Vec<u8>, FerroError> {
+    let mut out = fallible::to_vec(pixels, "the rescaled image")?;
     for px in out.chunks_exact_mut(channels) {
         let alpha = u32::from(px[channels - 1]);
         for v in &mut px[..channels - 1] {
@@ -577,12 +588,12 @@ fn premultiply(pixels: &[u8], channels: usize) -> Vec<u8> {
             *v = (((tmp >> 8) + tmp) >> 8) as u8;
         }
     }
-    out
+    Ok(out)
 }
 
 /// PIL's RGBa -> RGBA: colour * 255 / alpha, clipped (alpha 0 and 255 kept as is).
-fn unpremultiply(pixels: &[u8], channels: usize) -> Vec<u8> {
-    let mut out = pixels.to_vec();
+fn unpremultiply(pixels: &[u8], channels: usize) -> Result<Vec<u8>, FerroError> {
+    let mut out = fallible::to_vec(pixels, "the rescaled image")?;
     for px in out.chunks_exact_mut(channels) {
         let alpha = u32::from(px[channels - 1]);
         if alpha == 0 || alpha == 255 {
@@ -592,7 +603,7 @@ fn unpremultiply(pixels: &[u8], channels: usize) -> Vec<u8> {
             *v = ((255 * u32::from(*v)) / alpha).min(255) as u8;
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -638,7 +649,7 @@ mod tests {
         let values = [-0.5f32, 0.0, 0.5, 1.0, 1.5, f32::NAN];
         let a = raw(DType::Float32, &[1, 6], &values);
         let l = ImageLayout::parse("HW", &[1, 6], "x").unwrap();
-        let out = to_hwc_bytes(&a, &l, Scaling::Image);
+        let out = to_hwc_bytes(&a, &l, Scaling::Image).unwrap();
         let gray: Vec<u8> = out.chunks(3).map(|p| p[0]).collect();
         assert_eq!(gray, vec![0, 0, 127, 255, 255, 0]);
         // uint8 videos go through float32(x) / 255 * 255, which numpy (and IEEE
@@ -647,6 +658,7 @@ mod tests {
         let a = raw(DType::UInt8, &[1, 256], &all);
         let l = ImageLayout::parse("HW", &[1, 256], "x").unwrap();
         let video: Vec<u8> = to_hwc_bytes(&a, &l, Scaling::Video)
+            .unwrap()
             .chunks(3)
             .map(|p| p[0])
             .collect();
@@ -658,14 +670,14 @@ mod tests {
         // 3 gray 1x2 images: one row of three cells, replicated to RGB.
         let a = raw(DType::UInt8, &[3, 1, 1, 2], &[1u8, 2, 3, 4, 5, 6]);
         let l = ImageLayout::parse("NCHW", &[3, 1, 1, 2], "x").unwrap();
-        let out = to_hwc_bytes(&a, &l, Scaling::Image);
+        let out = to_hwc_bytes(&a, &l, Scaling::Image).unwrap();
         let gray: Vec<u8> = out.chunks(3).map(|p| p[0]).collect();
         assert_eq!(gray, vec![1, 2, 3, 4, 5, 6]);
         // 9 images: the second row has one image then zeros.
         let values: Vec<u8> = (1..=9).collect();
         let a = raw(DType::UInt8, &[9, 1, 1, 1], &values);
         let l = ImageLayout::parse("NCHW", &[9, 1, 1, 1], "x").unwrap();
-        let out = to_hwc_bytes(&a, &l, Scaling::Image);
+        let out = to_hwc_bytes(&a, &l, Scaling::Image).unwrap();
         let gray: Vec<u8> = out.chunks(3).map(|p| p[0]).collect();
         assert_eq!(gray, vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 0, 0, 0, 0, 0, 0]);
     }
@@ -684,16 +696,16 @@ mod tests {
         }
         let a = raw(DType::UInt8, &[3, 3, 5], &chw);
         let l = ImageLayout::parse("CHW", &[3, 3, 5], "x").unwrap();
-        assert_eq!(to_hwc_bytes(&a, &l, Scaling::Image), hwc);
+        assert_eq!(to_hwc_bytes(&a, &l, Scaling::Image).unwrap(), hwc);
         let a = raw(DType::UInt8, &[3, 5, 3], &hwc);
         let l = ImageLayout::parse("HWC", &[3, 5, 3], "x").unwrap();
-        assert_eq!(to_hwc_bytes(&a, &l, Scaling::Image), hwc);
+        assert_eq!(to_hwc_bytes(&a, &l, Scaling::Image).unwrap(), hwc);
     }
 
     #[test]
     fn lanczos_keeps_constant_images_and_sizes() {
         let pixels = vec![77u8; 10 * 6 * 3];
-        let out = resize_lanczos(&pixels, 10, 6, 3, 25, 3);
+        let out = resize_lanczos(&pixels, 10, 6, 3, 25, 3).unwrap();
         assert_eq!(out.len(), 25 * 3 * 3);
         assert!(out.iter().all(|&v| v == 77));
     }

@@ -6,6 +6,7 @@
 use prost::Message;
 
 use crate::error::FerroError;
+use crate::fallible;
 use crate::histogram::{histogram, Bins};
 use crate::proto::plugins::TextPluginData;
 use crate::proto::{
@@ -70,8 +71,26 @@ pub struct HistogramJob {
 pub trait ValueEncoder: Send {
     /// Bytes held by the job (for the writer's memory budget).
     fn cost(&self) -> usize;
+    /// The tag the caller gave (named when the event is dropped).
+    fn tag(&self) -> &str;
     /// Runs the heavy work (binning, encoding) and returns the values of one Event.
     fn encode(self: Box<Self>) -> Result<Vec<SummaryValue>, FerroError>;
+}
+
+impl JobKind {
+    /// The tag the caller gave, for reports about this job.
+    pub fn tag(&self) -> &str {
+        match self {
+            JobKind::Scalar { tag, .. } => tag,
+            JobKind::Text { tag, .. } => tag,
+            JobKind::Histogram(h) => &h.tag,
+            JobKind::HistogramRaw(h) => &h.0,
+            JobKind::Tensor(t) => &t.tag,
+            JobKind::SummaryBytes(_) => "(a serialized summary)",
+            JobKind::EventBytes(_) | JobKind::Event(_) => "(an event)",
+            JobKind::Values(encoder) => encoder.tag(),
+        }
+    }
 }
 
 impl Job {
@@ -89,6 +108,11 @@ impl Job {
         }
     }
 
+    /// The tag the caller gave, for reports about this job.
+    pub fn tag(&self) -> &str {
+        self.kind.tag()
+    }
+
     /// Serializes the job's Event.
     pub fn encode(self) -> Result<Vec<u8>, FerroError> {
         let mut out = Vec::new();
@@ -98,6 +122,10 @@ impl Job {
 
     /// Appends the job's serialized Event to `out` (no intermediate buffers). On error
     /// `out` may hold a partial event; the caller truncates it away.
+    ///
+    /// Room for the whole event (and the record's trailing checksum) is reserved in
+    /// `out` before anything is written, fallibly: `out` holds a batch of records, and
+    /// growing it for a large event must not abort the process when memory is short.
     pub fn encode_into(self, out: &mut Vec<u8>) -> Result<(), FerroError> {
         let step = self.step.unwrap_or(0);
         let value = match self.kind {
@@ -107,14 +135,17 @@ impl Job {
                 new_style: false,
                 ..
             } => {
+                reserve_event(out, tag.len() + 40)?;
                 encode_simple_scalar_event(out, self.wall_time, step, &tag, value as f32);
                 return Ok(());
             }
             JobKind::SummaryBytes(summary) => {
+                reserve_event(out, summary.len() + 32)?;
                 wrap_summary_bytes(out, self.wall_time, step, &summary);
                 return Ok(());
             }
             JobKind::EventBytes(bytes) => {
+                reserve_event(out, bytes.len() + 24)?;
                 // Later fields win when a protobuf message is parsed, so appending the
                 // overrides is the same as setting them, and keeps unknown fields intact.
                 out.extend_from_slice(&bytes);
@@ -126,12 +157,12 @@ impl Job {
             }
             JobKind::Event(mut event) => {
                 event.wall_time = self.wall_time;
+                reserve_event(out, event.encoded_len())?;
                 event.encode_raw(out);
                 return Ok(());
             }
             JobKind::Values(encoder) => {
-                summary_event(out, self.wall_time, step, encoder.encode()?);
-                return Ok(());
+                return summary_event(out, self.wall_time, step, encoder.encode()?);
             }
             JobKind::Scalar {
                 tag,
@@ -159,25 +190,39 @@ impl Job {
                 metadata: Some(SummaryMetadata::for_plugin("tensor", Vec::new())),
                 value: Some(summary_value::Value::Tensor(tensor_proto(
                     &t.values, t.complex,
-                ))),
+                )?)),
                 tag: t.tag,
                 ..Default::default()
             },
         };
-        summary_event(out, self.wall_time, step, vec![value]);
-        Ok(())
+        summary_event(out, self.wall_time, step, vec![value])
     }
 }
 
+/// Bytes of a record's frame that follow its payload (the payload's checksum).
+const RECORD_TAIL: usize = 4;
+
+/// Room in `out` for an event of `len` bytes and the rest of its record.
+fn reserve_event(out: &mut Vec<u8>, len: usize) -> Result<(), FerroError> {
+    fallible::reserve(out, len.saturating_add(RECORD_TAIL), "the event's record")
+}
+
 /// Appends a serialized Event carrying `values` as its Summary.
-pub fn summary_event(out: &mut Vec<u8>, wall_time: f64, step: i64, values: Vec<SummaryValue>) {
-    Event {
+pub fn summary_event(
+    out: &mut Vec<u8>,
+    wall_time: f64,
+    step: i64,
+    values: Vec<SummaryValue>,
+) -> Result<(), FerroError> {
+    let event = Event {
         wall_time,
         step,
         what: Some(EventWhat::Summary(Summary { value: values })),
         source_metadata: None,
-    }
-    .encode_raw(out)
+    };
+    reserve_event(out, event.encoded_len())?;
+    event.encode_raw(out);
+    Ok(())
 }
 
 /// `Event{wall_time, step, summary{value{tag, simple_value}}}` written field by field:
@@ -262,7 +307,10 @@ fn text_value(tag: String, text: String) -> SummaryValue {
 /// torch's `tensor_proto`: dtype and value field chosen by element type, shape kept.
 /// Half and bfloat16 store their own 16-bit patterns in `half_val`, as TensorFlow
 /// defines it (torch stores float32 bit patterns there: a documented deviation).
-fn tensor_proto(values: &RawArray, complex: bool) -> TensorProto {
+/// The values are copied into the proto fallibly (a tensor may be most of 2 GiB).
+fn tensor_proto(values: &RawArray, complex: bool) -> Result<TensorProto, FerroError> {
+    const WHAT: &str = "the tensor's values";
+    let n = values.len();
     if complex {
         // torch's view_as_real(t).flatten(): the interleaved layout memory already has.
         let dims = &values.shape[..values.shape.len().saturating_sub(1)];
@@ -272,12 +320,12 @@ fn tensor_proto(values: &RawArray, complex: bool) -> TensorProto {
         };
         if values.dtype == DType::Float64 {
             t.dtype = DataType::DtComplex128 as i32;
-            t.dcomplex_val = values.typed::<f64>().to_vec();
+            t.dcomplex_val = fallible::to_vec(values.typed::<f64>(), WHAT)?;
         } else {
             t.dtype = DataType::DtComplex64 as i32;
-            t.scomplex_val = values.typed::<f32>().to_vec();
+            t.scomplex_val = fallible::to_vec(values.typed::<f32>(), WHAT)?;
         }
-        return t;
+        return Ok(t);
     }
     let mut t = TensorProto {
         tensor_shape: Some(TensorShapeProto::from_dims(&values.shape)),
@@ -286,61 +334,65 @@ fn tensor_proto(values: &RawArray, complex: bool) -> TensorProto {
     let (dtype, ()) = match values.dtype {
         DType::Float32 => (
             DataType::DtFloat,
-            t.float_val = values.typed::<f32>().to_vec(),
+            t.float_val = fallible::to_vec(values.typed::<f32>(), WHAT)?,
         ),
         DType::Float64 => (
             DataType::DtDouble,
-            t.double_val = values.typed::<f64>().to_vec(),
+            t.double_val = fallible::to_vec(values.typed::<f64>(), WHAT)?,
         ),
-        DType::Float16 => (DataType::DtHalf, t.half_val = halfs(values)),
-        DType::BFloat16 => (DataType::DtBfloat16, t.half_val = halfs(values)),
+        DType::Float16 => (DataType::DtHalf, t.half_val = halfs(values)?),
+        DType::BFloat16 => (DataType::DtBfloat16, t.half_val = halfs(values)?),
         DType::Int8 => (
             DataType::DtInt8,
-            t.int_val = values.typed::<i8>().iter().map(|&v| v.into()).collect(),
+            t.int_val = fallible::collect(n, values.typed::<i8>().iter().map(|&v| v.into()), WHAT)?,
         ),
         DType::Int16 => (
             DataType::DtInt16,
-            t.int_val = values.typed::<i16>().iter().map(|&v| v.into()).collect(),
+            t.int_val =
+                fallible::collect(n, values.typed::<i16>().iter().map(|&v| v.into()), WHAT)?,
         ),
         DType::Int32 => (
             DataType::DtInt32,
-            t.int_val = values.typed::<i32>().to_vec(),
+            t.int_val = fallible::to_vec(values.typed::<i32>(), WHAT)?,
         ),
         DType::Int64 => (
             DataType::DtInt64,
-            t.int64_val = values.typed::<i64>().to_vec(),
+            t.int64_val = fallible::to_vec(values.typed::<i64>(), WHAT)?,
         ),
         DType::UInt8 => (
             DataType::DtUint8,
-            t.uint32_val = values.typed::<u8>().iter().map(|&v| v.into()).collect(),
+            t.uint32_val =
+                fallible::collect(n, values.typed::<u8>().iter().map(|&v| v.into()), WHAT)?,
         ),
         DType::UInt16 => (
             DataType::DtUint16,
-            t.int_val = values.typed::<u16>().iter().map(|&v| v.into()).collect(),
+            t.int_val =
+                fallible::collect(n, values.typed::<u16>().iter().map(|&v| v.into()), WHAT)?,
         ),
         DType::UInt32 => (
             DataType::DtUint32,
-            t.uint32_val = values.typed::<u32>().to_vec(),
+            t.uint32_val = fallible::to_vec(values.typed::<u32>(), WHAT)?,
         ),
         DType::UInt64 => (
             DataType::DtUint64,
-            t.uint64_val = values.typed::<u64>().to_vec(),
+            t.uint64_val = fallible::to_vec(values.typed::<u64>(), WHAT)?,
         ),
         DType::Bool => (
             DataType::DtBool,
-            t.bool_val = values.typed::<u8>().iter().map(|&v| v != 0).collect(),
+            t.bool_val = fallible::collect(n, values.typed::<u8>().iter().map(|&v| v != 0), WHAT)?,
         ),
     };
     t.dtype = dtype as i32;
-    t
+    Ok(t)
 }
 
-fn halfs(values: &RawArray) -> Vec<i32> {
-    values
-        .typed::<u16>()
-        .iter()
-        .map(|&v| i32::from(v))
-        .collect()
+fn halfs(values: &RawArray) -> Result<Vec<i32>, FerroError> {
+    let words = values.typed::<u16>();
+    fallible::collect(
+        words.len(),
+        words.iter().map(|&v| i32::from(v)),
+        "the tensor's values",
+    )
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod custom_scalars;
 pub mod embedding;
 pub mod error;
 pub mod event_file;
+pub mod fallible;
 pub mod faults;
 pub mod fork;
 pub mod graph;

@@ -19,6 +19,10 @@ use crate::raw_array::{DType, RawArray};
 /// Events of this many bytes or more are never written.
 pub const MAX_EVENT_BYTES: usize = 1 << 31;
 
+/// Bytes a histogram's edge takes in its event, at most (its limit and its count,
+/// packed doubles, with room to spare).
+const BYTES_PER_EDGE: usize = 20;
+
 /// Bytes an Event needs beyond its payloads: wall time, step, keys and lengths of the
 /// nested messages, plugin metadata of the fixed kinds.
 const EVENT_OVERHEAD: usize = 160;
@@ -34,7 +38,12 @@ pub fn check_job(job: &Job, limit: usize) -> Result<(), FerroError> {
                 Bins::Default => 1600,
                 Bins::Edges(e) => e.len(),
             };
-            (h.tag.len().saturating_add(edges.saturating_mul(20)), "bins")
+            (
+                h.tag
+                    .len()
+                    .saturating_add(edges.saturating_mul(BYTES_PER_EDGE)),
+                "bins",
+            )
         }
         JobKind::HistogramRaw(h) => (
             h.0.len()
@@ -62,6 +71,77 @@ pub fn check_job(job: &Job, limit: usize) -> Result<(), FerroError> {
         return Err(too_large(arg, size, limit));
     }
     Ok(())
+}
+
+/// Rejects a PNG image of `width` x `height` pixels of `channels` bytes whose pixels
+/// take `limit` bytes or more, naming `arg`, the size and the limit. The PNG of such an
+/// image can fit in an event only if it compresses well, which is not known before the
+/// work (and the memory: the pixels, then their filtered copy) is spent; PNG's own
+/// limit, 2^31 - 1 pixels per side, is far above it.
+pub fn check_png_size(
+    arg: &str,
+    width: usize,
+    height: usize,
+    channels: usize,
+    limit: usize,
+) -> Result<(), FerroError> {
+    let bytes = width.saturating_mul(height).saturating_mul(channels);
+    if bytes < limit {
+        return Ok(());
+    }
+    Err(FerroError::InvalidArgument(format!(
+        "{arg}: the image would be {width}×{height} pixels ({bytes} bytes), beyond PNG's \
+         limit here of {limit} bytes of pixels (an image event must stay under 2 GiB); \
+         nothing was written"
+    )))
+}
+
+/// Rejects a GIF video of `frames` frames of `width` x `height` whose palette indices
+/// (one byte per pixel, before compression) take `limit` bytes or more. GIF's own limit
+/// of 65535 pixels per side is checked with the layout.
+pub fn check_gif_size(
+    arg: &str,
+    frames: usize,
+    width: usize,
+    height: usize,
+    limit: usize,
+) -> Result<(), FerroError> {
+    let bytes = frames.saturating_mul(width).saturating_mul(height);
+    if bytes < limit {
+        return Ok(());
+    }
+    Err(FerroError::InvalidArgument(format!(
+        "{arg}: the video would be {frames} frames of {width}×{height} pixels ({bytes} \
+         bytes of palette indices), beyond GIF's limit here of {limit} bytes (a video \
+         event must stay under 2 GiB); nothing was written"
+    )))
+}
+
+/// Rejects histogram `bins` that make `count` buckets when their event could take
+/// `limit` bytes or more (as [`check_job`] counts explicit edges), before any edge is
+/// computed.
+pub fn check_bucket_count(
+    arg: &str,
+    count: u128,
+    tag_len: usize,
+    limit: usize,
+) -> Result<(), FerroError> {
+    let size = (count + 1)
+        .saturating_mul(BYTES_PER_EDGE as u128)
+        .saturating_add((tag_len + EVENT_OVERHEAD) as u128);
+    if size < limit as u128 {
+        return Ok(());
+    }
+    Err(FerroError::InvalidArgument(format!(
+        "{arg}: {count} buckets would make a histogram event of up to {size} bytes, beyond \
+         the limit of {limit} bytes for one event (at most {} buckets); nothing was written",
+        max_buckets(tag_len, limit)
+    )))
+}
+
+/// The most buckets a histogram with a tag of `tag_len` bytes may have under `limit`.
+pub fn max_buckets(tag_len: usize, limit: usize) -> usize {
+    (limit.saturating_sub(tag_len + EVENT_OVERHEAD + 1) / BYTES_PER_EDGE).saturating_sub(1)
 }
 
 /// The error for an event of `size` bytes (or more) against `limit`.

@@ -104,6 +104,10 @@ impl MeshEncoder {
 }
 
 impl ValueEncoder for MeshEncoder {
+    fn tag(&self) -> &str {
+        &self.tag
+    }
+
     fn cost(&self) -> usize {
         self.tag.len()
             + self.json_config.len()

@@ -16,6 +16,7 @@ use rayon::prelude::*;
 use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Status, Strategy};
 
 use crate::error::FerroError;
+use crate::fallible;
 
 /// Filtered bytes per strip compressed on its own (a multiple of whole rows).
 const STRIP_BYTES: usize = 256 * 1024;
@@ -72,10 +73,13 @@ pub fn encode_png(
         )));
     }
 
-    let filtered = filter_rows(pixels, stride, channels as usize);
+    let filtered = filter_rows(pixels, stride, channels as usize)?;
     let idat = zlib_stream(&filtered)?;
+    drop(filtered);
 
-    let mut out = Vec::with_capacity(idat.len() + 64);
+    // Chunk headers: 12 bytes per IDAT chunk of up to 2^31 - 1 bytes, plus the rest.
+    let framing = 64 + 12 * (idat.len() / i32::MAX as usize + 1);
+    let mut out = fallible::with_capacity(idat.len() + framing, "the PNG file")?;
     out.extend_from_slice(b"\x89PNG\r\n\x1a\n");
     let mut ihdr = [0u8; 13];
     ihdr[0..4].copy_from_slice(&width.to_be_bytes());
@@ -102,9 +106,9 @@ fn write_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 }
 
 /// Every row prefixed by its filter type and filtered by it (PNG filter method 0).
-fn filter_rows(pixels: &[u8], stride: usize, bpp: usize) -> Vec<u8> {
+fn filter_rows(pixels: &[u8], stride: usize, bpp: usize) -> Result<Vec<u8>, FerroError> {
     let rows = pixels.len() / stride;
-    let mut out = vec![0u8; rows * (stride + 1)];
+    let mut out = fallible::zeroed::<u8>(rows * (stride + 1), "the PNG's filtered rows")?;
     let rows_per_task = (STRIP_BYTES / (stride + 1)).max(1);
     out.par_chunks_mut(rows_per_task * (stride + 1))
         .enumerate()
@@ -118,7 +122,7 @@ fn filter_rows(pixels: &[u8], stride: usize, bpp: usize) -> Vec<u8> {
             }
             filter_task(pixels, stride, bpp, first, dst);
         });
-    out
+    Ok(out)
 }
 
 /// [`filter_task`] compiled for AVX2 (the filters and their costs vectorize twice as
@@ -300,7 +304,7 @@ fn zlib_stream(data: &[u8]) -> Result<Vec<u8>, FerroError> {
         .collect::<Result<_, FerroError>>()?;
 
     let total: usize = parts.iter().map(|(p, _)| p.len()).sum();
-    let mut out = Vec::with_capacity(total + 6);
+    let mut out = fallible::with_capacity(total + 8, "the PNG's compressed data")?;
     // CMF: deflate with a 32 KiB window; FLG: level "default", no preset dictionary,
     // check bits making the 16-bit header a multiple of 31.
     out.extend_from_slice(&[0x78, 0x9c]);
@@ -369,7 +373,7 @@ fn deflate_raw(
         DeflateFlush::SyncFlush
     };
     // deflate's worst case: stored blocks plus a few bytes per 16 KiB.
-    let mut out = vec![0u8; data.len() + data.len() / 1000 + 64];
+    let mut out = fallible::zeroed::<u8>(data.len() + data.len() / 1000 + 64, "a PNG strip")?;
     let status = deflate
         .compress(data, &mut out, flush)
         .map_err(|e| deflate_error(e.as_str()))?;

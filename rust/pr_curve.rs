@@ -468,6 +468,10 @@ fn pr_curve_value(tag: String, rows: Vec<f32>, num_thresholds: u32) -> SummaryVa
 }
 
 impl ValueEncoder for PrCurveEncoder {
+    fn tag(&self) -> &str {
+        &self.tag
+    }
+
     fn cost(&self) -> usize {
         self.tag.len()
             + self.labels.nbytes()
@@ -491,6 +495,10 @@ impl ValueEncoder for PrCurveEncoder {
 }
 
 impl ValueEncoder for PrCurveRawEncoder {
+    fn tag(&self) -> &str {
+        &self.tag
+    }
+
     fn cost(&self) -> usize {
         self.tag.len() + self.rows.iter().map(RawArray::nbytes).sum::<usize>()
     }

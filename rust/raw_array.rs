@@ -3,7 +3,7 @@
 //! The caller thread only copies; every interpretation of the bytes happens on the worker.
 
 use crate::error::FerroError;
-use crate::{parallel_copy, snapshot_pool};
+use crate::{fallible, parallel_copy, snapshot_pool};
 
 /// Element types the core understands. `Float16`/`BFloat16` travel as raw 16-bit words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +71,7 @@ impl RawArray {
     /// Copies `bytes` (the caller's buffer) into aligned storage.
     pub fn copy_from(dtype: DType, shape: Vec<i64>, bytes: &[u8]) -> Result<RawArray, FerroError> {
         check_size(dtype, &shape, bytes)?;
-        let words = copy_to_words(bytes);
+        let words = copy_to_words(bytes)?;
         Ok(RawArray {
             dtype,
             shape,
@@ -91,7 +91,8 @@ impl RawArray {
     ) -> Result<Option<RawArray>, FerroError> {
         check_size(dtype, &shape, bytes)?;
         let len = bytes.len() / dtype.item_size();
-        let mut words = alloc_words(len.div_ceil(8));
+        let mut words = alloc_words(len.div_ceil(8))?;
+        // Within the capacity just reserved: no reallocation.
         words.resize(len.div_ceil(8), 0);
         let mut narrowed = RawArray {
             dtype: DType::Int8,
@@ -218,17 +219,25 @@ fn words_as_bytes_mut(words: &mut [u64]) -> &mut [u8] {
     unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 8) }
 }
 
+/// What a failed snapshot allocation is called (the bindings name the argument).
+pub const SNAPSHOT: &str = "the snapshot of the array";
+
 /// An empty buffer with room for `count` words: a recycled one when the pool has one,
-/// else fresh (see `snapshot_pool`).
-fn alloc_words(count: usize) -> Vec<u64> {
-    match snapshot_pool::take(count) {
-        Some(recycled) => recycled,
-        None => {
-            let mut fresh: Vec<u64> = Vec::with_capacity(count);
-            advise_huge_pages(fresh.as_mut_ptr().cast::<u8>(), count * 8);
-            fresh
-        }
+/// else fresh (see `snapshot_pool`). When memory runs out, the pool's idle buffers are
+/// freed and the allocation tried once more before the error is returned.
+fn alloc_words(count: usize) -> Result<Vec<u64>, FerroError> {
+    if let Some(recycled) = snapshot_pool::take(count) {
+        return Ok(recycled);
     }
+    let mut fresh: Vec<u64> = match fallible::with_capacity(count, SNAPSHOT) {
+        Ok(fresh) => fresh,
+        Err(_) => {
+            snapshot_pool::release_all();
+            fallible::with_capacity(count, SNAPSHOT)?
+        }
+    };
+    advise_huge_pages(fresh.as_mut_ptr().cast::<u8>(), count * 8);
+    Ok(fresh)
 }
 
 impl Drop for RawArray {
@@ -240,9 +249,9 @@ impl Drop for RawArray {
 
 /// Copies `bytes` into 8-byte words (recycled or fresh) without zero-filling them first (one pass
 /// over the memory instead of two: this copy is most of `add_histogram`'s caller time).
-fn copy_to_words(bytes: &[u8]) -> Vec<u64> {
+fn copy_to_words(bytes: &[u8]) -> Result<Vec<u64>, FerroError> {
     let count = bytes.len().div_ceil(8);
-    let mut words = alloc_words(count);
+    let mut words = alloc_words(count)?;
     // SAFETY: the capacity holds `count * 8 >= bytes.len()` bytes; the tail of the last
     // word is zeroed before `set_len`, so every word is initialized; the buffers are
     // distinct allocations and cannot overlap.
@@ -252,7 +261,7 @@ fn copy_to_words(bytes: &[u8]) -> Vec<u64> {
         std::ptr::write_bytes(dst.add(bytes.len()), 0, count * 8 - bytes.len());
         words.set_len(count);
     }
-    words
+    Ok(words)
 }
 
 /// Asks Linux to back a large fresh buffer with 2 MiB pages before it is first touched,

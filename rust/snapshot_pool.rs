@@ -149,6 +149,18 @@ pub fn release_idle() {
     drop(freed); // unmapped outside the lock
 }
 
+/// Frees every cached buffer: memory ran out, and a snapshot needs it more.
+pub fn release_all() {
+    let freed = match POOL.try_lock() {
+        Ok(mut pool) => {
+            pool.bytes = 0;
+            std::mem::take(&mut pool.free)
+        }
+        Err(_) => return,
+    };
+    drop(freed); // unmapped outside the lock
+}
+
 /// `next_release`, waiting for the lock (tests must not read a busy pool as empty).
 #[cfg(test)]
 pub(crate) fn next_release_waiting() -> Option<Instant> {

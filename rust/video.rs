@@ -134,6 +134,10 @@ pub struct VideoJob {
 }
 
 impl ValueEncoder for VideoJob {
+    fn tag(&self) -> &str {
+        &self.tag
+    }
+
     fn cost(&self) -> usize {
         self.tag.len() + self.frames.nbytes()
     }
@@ -146,7 +150,7 @@ impl ValueEncoder for VideoJob {
         let frames: Vec<Vec<u8>> = (0..layout.frames)
             .into_par_iter()
             .map(|t| gather_scaled(&self.frames, &grid, Scaling::Video, t * t_stride))
-            .collect();
+            .collect::<Result<_, FerroError>>()?;
         let gif = encode_gif(&frames, width, height, self.fps)?;
         Ok(vec![image_value(
             self.tag,
@@ -184,7 +188,14 @@ pub fn encode_gif(
     );
     let delay = frame_delay_cs(fps);
     let quantized: Vec<(Vec<u8>, Vec<u8>)> = frames.par_iter().map(|f| quantize(f)).collect();
-    let mut out = Vec::new();
+    // LZW codes of at most 12 bits per index in sub-blocks of 255 bytes, plus palettes
+    // and frame headers: with this much room (reserved, mostly never touched), encoding
+    // does not grow the buffer.
+    let indices: usize = quantized.iter().map(|(i, _)| i.len()).sum();
+    let mut out = crate::fallible::with_capacity(
+        indices / 5 * 8 + 1024 * (quantized.len() + 1),
+        "the GIF file",
+    )?;
     let mut encoder = gif::Encoder::new(&mut out, w, h, &[]).map_err(gif_error)?;
     encoder
         .set_repeat(gif::Repeat::Infinite)

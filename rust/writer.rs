@@ -10,7 +10,7 @@
 //! encode what is ahead of them (plus at most `MAX_BURST_DEFER` while a burst of large
 //! snapshots is still arriving), so a killed process loses only that.
 //!
-//! Reliability rules the worker keeps (DESIGN.md G1-G9):
+//! Reliability rules the worker keeps (docs/architecture.md, G1-G9):
 //! * a failed or short write is cut back to the last whole record, and nothing is ever
 //!   written after it: the error sticks, every later call raises it (naming the file and
 //!   the number of accepted events not saved), blocked callers wake up, and `close()`
@@ -34,9 +34,11 @@ use crate::sync::{Condvar, Mutex};
 
 use crate::error::FerroError;
 use crate::event_file::{EventFile, FileStatus};
+use crate::fallible;
+use crate::faults::Action;
 use crate::faults::{Faults, Op};
 use crate::fork;
-use crate::job::Job;
+use crate::job::{Job, Tag};
 use crate::limits::MAX_EVENT_BYTES;
 use crate::pools;
 use crate::snapshot_pool;
@@ -50,14 +52,14 @@ const LARGE_JOB_BYTES: usize = 1 << 16;
 /// histogram per parameter, say); the worker waits for it to finish.
 const BURST_QUIET: Duration = Duration::from_millis(5);
 /// The longest the worker holds back for a burst, so a steady stream cannot stall it,
-/// and accepted events still reach the OS within DESIGN.md's ~50 ms (G3).
+/// and accepted events still reach the OS within ~50 ms (G3 in docs/architecture.md).
 const MAX_BURST_DEFER: Duration = Duration::from_millis(30);
 
 #[derive(Clone, Debug)]
 pub struct WriterConfig {
     pub dir: PathBuf,
     pub filename_suffix: String,
-    /// Waiting jobs that make the caller wake the worker (the anchors' queue size).
+    /// Waiting jobs that make the caller wake the worker (torch's and tensorboardX's queue size).
     pub max_queue: usize,
     /// Longest time written data may stay without fsync.
     pub flush_secs: f64,
@@ -98,6 +100,9 @@ struct State {
     path: PathBuf,
     /// Warnings for the caller: the file was replaced, an event was dropped.
     notices: Vec<String>,
+    /// Accepted events the worker left out (encoding failed, out of memory, too
+    /// large); each was also reported by a notice. Counted in `written`: they are done.
+    dropped: u64,
     /// The worker thread has returned.
     worker_done: bool,
 }
@@ -343,6 +348,12 @@ impl EventWriter {
         Ok(self.shared.state.lock().accepted)
     }
 
+    /// Accepted events dropped by the worker instead of written (each was warned about).
+    pub fn dropped(&self) -> Result<u64, FerroError> {
+        self.check_process()?;
+        Ok(self.shared.state.lock().dropped)
+    }
+
     /// Whether warnings are waiting (one atomic load: cheap enough for every call).
     #[inline]
     pub fn has_notices(&self) -> bool {
@@ -459,7 +470,8 @@ impl<'a> Worker<'a> {
             }
             // A caller blocked in flush()/close() leaves its core free for binning.
             let caller_waiting = closing || flush_target > 0;
-            pools::with_caller_waiting(caller_waiting, || match fork::child_pool() {
+            let faults = &mut self.faults;
+            let lost = pools::with_caller_waiting(caller_waiting, || match fork::child_pool() {
                 // In a forked child, parallel encoders must not use the parent's pools.
                 Some(pool) => pool.install(|| {
                     encode_batch(
@@ -467,6 +479,7 @@ impl<'a> Worker<'a> {
                         &mut buffer,
                         &mut dropped,
                         shared.max_event_bytes,
+                        faults,
                     )
                 }),
                 None => encode_batch(
@@ -474,6 +487,7 @@ impl<'a> Worker<'a> {
                     &mut buffer,
                     &mut dropped,
                     shared.max_event_bytes,
+                    faults,
                 ),
             });
 
@@ -491,6 +505,7 @@ impl<'a> Worker<'a> {
 
             let mut st = shared.state.lock();
             st.pending_bytes = st.pending_bytes.saturating_sub(cost);
+            st.dropped += lost;
             for message in dropped.drain(..) {
                 shared.notify(&mut st, message);
             }
@@ -681,37 +696,74 @@ impl<'a> Worker<'a> {
     }
 }
 
-/// Frames every job of `batch` into `buffer`. A job that fails to encode, panics, or
-/// makes an event of `max_event_bytes` or more is left out and described in `dropped`.
+/// Frames every job of `batch` into `buffer`. A job that fails to encode, runs out of
+/// memory, panics, or makes an event of `max_event_bytes` or more is left out and
+/// described in `dropped`; the others are written. Returns how many were left out.
 fn encode_batch(
     batch: &mut VecDeque<Job>,
     buffer: &mut Vec<u8>,
     dropped: &mut Vec<String>,
     max_event_bytes: usize,
-) {
+    faults: &mut Faults,
+) -> u64 {
+    let mut lost = 0;
     for job in batch.drain(..) {
         let start = buffer.len();
+        // Only what a report needs, taken before the job is consumed (short tags are
+        // stored inline: no allocation).
+        let tag = Tag::from(job.tag());
+        let step = job.step.unwrap_or(0);
+        let about = || format!("(tag {:?}, step {step})", tag.as_str());
+        let forced_oom = faults.next(Op::Encode) == Some(Action::OutOfMemory);
+        fallible::arm_for_test(forced_oom);
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             append_record_with(buffer, |out| job.encode_into(out))
         }));
-        match outcome {
+        if fallible::arm_for_test(false) {
+            // Test builds: the event allocated nothing fallibly on this thread; the
+            // injected failure still drops it, as a real one there would have.
+            buffer.truncate(start);
+            lost += 1;
+            dropped.push(format!(
+                "ferroboard: dropped an event {}: out of memory (injected)",
+                about()
+            ));
+            continue;
+        }
+        let message = match outcome {
             Ok(Ok(())) => {
                 let size = buffer.len() - start - FRAME_OVERHEAD;
-                if size >= max_event_bytes {
-                    buffer.truncate(start);
-                    dropped.push(format!(
-                        "ferroboard: dropped an event of {size} bytes: events of \
-                         {max_event_bytes} bytes or more cannot be read back"
-                    ));
+                if size < max_event_bytes {
+                    continue;
                 }
+                buffer.truncate(start);
+                format!(
+                    "ferroboard: dropped an event of {size} bytes {}: events of \
+                     {max_event_bytes} bytes or more cannot be read back",
+                    about()
+                )
             }
-            Ok(Err(e)) => dropped.push(format!("ferroboard: dropped an event: {e}")),
+            Ok(Err(FerroError::OutOfMemory { what, bytes })) => {
+                // `append_record_with` has already cut the partial record away.
+                format!(
+                    "ferroboard: dropped an event {}: out of memory ({what} needs {bytes} \
+                     bytes); the other events are written",
+                    about()
+                )
+            }
+            Ok(Err(e)) => format!("ferroboard: dropped an event {}: {e}", about()),
             Err(_) => {
                 buffer.truncate(start);
-                dropped.push("ferroboard: dropped an event: its encoder panicked".into());
+                format!(
+                    "ferroboard: dropped an event {}: its encoder panicked",
+                    about()
+                )
             }
-        }
+        };
+        lost += 1;
+        dropped.push(message);
     }
+    lost
 }
 
 /// The last line of G4 (every accepted event saved at exit): at `exit()`, after Python's
@@ -1121,6 +1173,25 @@ mod tests {
             next.map(|t| t.elapsed() + max_idle)
         );
         w.close().unwrap();
+    }
+
+    #[test]
+    fn an_event_that_runs_out_of_memory_is_dropped_and_the_rest_written() {
+        let dir = temp_dir("oom");
+        let w = open(&dir, "oom@encode:2");
+        for i in 0..4 {
+            w.try_submit(scalar(i)).unwrap();
+        }
+        w.close().unwrap();
+        assert_eq!(steps(&w.path()), vec![0, 2, 3]);
+        assert_eq!(w.dropped().unwrap(), 1);
+        let notices = w.take_notices();
+        assert_eq!(notices.len(), 1, "{notices:?}");
+        assert!(
+            notices[0].contains("dropped an event (tag \"s\", step 1)")
+                && notices[0].contains("out of memory"),
+            "{notices:?}"
+        );
     }
 
     #[test]

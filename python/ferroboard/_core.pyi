@@ -1,26 +1,69 @@
 """Type stubs for the Rust extension `ferroboard._core`."""
 
-from typing import Any, Optional
+from collections.abc import Sequence
+from typing import Any, Optional, Union, final
+
+from typing_extensions import disjoint_base
+
+#: A hyperparameter value as plugins.py normalizes it (Rust's `HValueArg`).
+_HValue = Union[bool, str, float]
+
+# PyO3 lists every name it registers; stubtest compares this list with the module's.
+__all__ = [
+    "BATCH_WINDOW_SECS",
+    "EmbeddingWriter",
+    "EventWriter",
+    "FAULT_INJECTION",
+    "MAX_EVENT_BYTES",
+    "PendingSummary",
+    "check_histogram_buckets",
+    "compute_pr_curve",
+    "custom_scalars_summary",
+    "default_bucket_edges",
+    "draw_boxes",
+    "embedding_tsv",
+    "encode_png",
+    "histogram_raw_summary",
+    "histogram_summary",
+    "hparams_summaries",
+    "mesh_summary",
+    "pr_curve_raw_summary",
+    "pr_curve_summary",
+    "projector_config_text",
+    "read_records",
+    "scalar_summary",
+    "sprite_png",
+    "tensor_summary",
+    "text_summary",
+]
 
 BATCH_WINDOW_SECS: float
 #: Whether this build honours FERROBOARD_FAULTS (test builds only).
 FAULT_INJECTION: bool
+#: Events of this many bytes or more are never written (2 GiB).
+MAX_EVENT_BYTES: int
 
+@final
+@disjoint_base
 class EventWriter:
     """One event file and the background thread that writes it."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         logdir: str,
         filename_suffix: str = "",
         max_queue: int = 10,
         flush_secs: float = 120.0,
         max_pending_bytes: int = ...,
-    ) -> None: ...
+    ) -> EventWriter: ...
     @property
     def path(self) -> str: ...
     @property
     def accepted(self) -> int: ...
+    @property
+    def dropped(self) -> int: ...
+    @property
+    def max_event_bytes(self) -> int: ...
     def add_scalar(
         self,
         tag: str,
@@ -38,7 +81,7 @@ class EventWriter:
         tag: str,
         values: Any,
         dtype: str,
-        edges: Optional[list[float]] = None,
+        edges: Optional[Any] = None,
         max_bins: Optional[int] = None,
         step: Optional[int] = None,
         walltime: Optional[float] = None,
@@ -114,15 +157,19 @@ class EventWriter:
     def flush(self) -> None: ...
     def close(self) -> None: ...
 
+@final
+@disjoint_base
 class PendingSummary:
     """A Summary whose heavy work (binning, curves, ...) runs when it is written."""
 
     def serialize(self) -> bytes: ...
 
+@final
+@disjoint_base
 class EmbeddingWriter:
     """Writes projector files (tensors, metadata, sprite, config) on its own thread."""
 
-    def __init__(self, max_pending_bytes: int = ...) -> None: ...
+    def __new__(cls, max_pending_bytes: int = ...) -> EmbeddingWriter: ...
     def submit(
         self,
         logdir: str,
@@ -162,7 +209,9 @@ def mesh_summary(
     tag: str, parts: Any, json_config: str, display_name: str = "", description: str = ""
 ) -> PendingSummary: ...
 def custom_scalars_summary(layout: list[Any]) -> PendingSummary: ...
-def hparams_summaries(*args: Any) -> tuple[PendingSummary, PendingSummary, PendingSummary]: ...
+def hparams_summaries(
+    hparams: Sequence[tuple[str, _HValue, Optional[Sequence[_HValue]]]], metrics: Sequence[str]
+) -> tuple[PendingSummary, PendingSummary, PendingSummary]: ...
 def scalar_summary(
     tag: str, value: float, new_style: bool = False, double_precision: bool = False
 ) -> PendingSummary: ...
@@ -171,15 +220,25 @@ def histogram_summary(
     tag: str,
     values: Any,
     dtype: str,
-    edges: Optional[list[float]] = None,
+    edges: Optional[Any] = None,
     max_bins: Optional[int] = None,
 ) -> PendingSummary: ...
-def histogram_raw_summary(*args: Any) -> PendingSummary: ...
+def histogram_raw_summary(
+    tag: str,
+    min: float,
+    max: float,
+    num: float,
+    sum: float,
+    sum_squares: float,
+    bucket_limits: Sequence[float],
+    bucket_counts: Sequence[float],
+) -> PendingSummary: ...
 def tensor_summary(tag: str, values: Any, dtype: str, complex: bool = False) -> PendingSummary: ...
 def projector_config_text(config: list[Any]) -> str: ...
-def embedding_tsv(*args: Any) -> bytes: ...
-def sprite_png(*args: Any) -> bytes: ...
+def embedding_tsv(mat: Any, dtype: str) -> bytes: ...
+def sprite_png(label_img: Any, dtype: str) -> bytes: ...
 def read_records(path: str) -> tuple[list[bytes], str]: ...
 def default_bucket_edges() -> list[float]: ...
+def check_histogram_buckets(arg: str, count: int) -> None: ...
 def encode_png(pixels: Any) -> bytes: ...
 def draw_boxes(pixels: Any, boxes: Any, labels: list[str] | None = None) -> bytes: ...

@@ -7,6 +7,7 @@ as `np.histogram` would, and the core then bins with them.
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Optional
 
 import numpy as np
@@ -14,6 +15,8 @@ import numpy as np
 from . import _core
 
 DEFAULT_BINS = "tensorflow"
+#: Stands in for bin counts beyond any limit (the core takes at most 128-bit counts).
+_BIG = 2**127
 _default_edges: Optional[list] = None
 
 
@@ -32,16 +35,72 @@ def _as_float64(values: np.ndarray, dtype_code: str) -> np.ndarray:
     return values.astype(np.float64, copy=False)
 
 
-def resolve_edges(bins: Any, values: np.ndarray, dtype_code: str) -> Optional[list]:
-    """None for the default edges, else the explicit float64 edges torch would use."""
+def _numpy_selectors() -> Optional[tuple]:
+    """numpy's own bin-width estimators and helpers (private API: None if moved)."""
+    for module in ("numpy.lib._histograms_impl", "numpy.lib.histograms"):
+        try:
+            impl = importlib.import_module(module)
+            return impl._hist_bin_selectors, impl._get_outer_edges, impl._unsigned_subtract
+        except (ImportError, AttributeError):
+            continue
+    return None
+
+
+def check_bucket_count(count: int, name: str = "bins") -> None:
+    """Raises ValueError naming `name` when `count` buckets could not fit in one event.
+
+    Called before any edge exists: `bins=10**9` would otherwise make numpy allocate
+    8 GB of edges (and the list of them far more) before anything is checked.
+    """
+    _core.check_histogram_buckets(name, min(count, _BIG))
+
+
+def _strategy_edges(data: np.ndarray, name: str) -> np.ndarray:
+    """`np.histogram_bin_edges(data, name)`, with the bin count checked before the edges
+    are made: a strategy such as 'fd' on data with a tiny spread and a wide range asks
+    for billions of bins."""
+    numpy_parts = _numpy_selectors()
+    if numpy_parts is None:
+        return np.histogram_bin_edges(data, name)
+    selectors, outer_edges, unsigned_subtract = numpy_parts
+    if name not in selectors:
+        return np.histogram_bin_edges(data, name)  # numpy's own ValueError
+    # numpy's _get_bin_edges, step by step (data is float64, never empty here).
+    first_edge, last_edge = outer_edges(data, None)
+    width = selectors[name](data, (first_edge, last_edge))
+    if width:
+        ratio = np.ceil(unsigned_subtract(last_edge, first_edge) / width)
+        count = int(ratio) if np.isfinite(ratio) else _BIG
+    else:
+        count = 1  # e.g. 'fd' when the IQR is zero
+    check_bucket_count(count, f"bins={name!r}")
+    bin_type = np.result_type(first_edge, last_edge, data)
+    return _linspace(first_edge, last_edge, count, f"bins={name!r}", dtype=bin_type)
+
+
+def _linspace(first: Any, last: Any, count: int, name: str, **kwargs: Any) -> np.ndarray:
+    """numpy's `count + 1` equal edges; a MemoryError names the argument and the size."""
+    try:
+        return np.linspace(first, last, count + 1, endpoint=True, **kwargs)
+    except MemoryError as exc:
+        raise MemoryError(
+            f"{name}: out of memory for the {count + 1} edges of {count} buckets "
+            f"({8 * (count + 1)} bytes): {exc}"
+        ) from None
+
+
+def resolve_edges(bins: Any, values: np.ndarray, dtype_code: str) -> Optional[np.ndarray]:
+    """None for the default edges, else the explicit float64 edges torch would use (a
+    contiguous array: the core copies it without building a list of floats)."""
     if isinstance(bins, str):
         if bins == DEFAULT_BINS:
             return None
-        return np.histogram_bin_edges(_as_float64(values, dtype_code), bins).tolist()
+        return _contiguous(_strategy_edges(_as_float64(values, dtype_code), bins))
     if isinstance(bins, (int, np.integer)) and not isinstance(bins, bool):
         count = int(bins)
         if count < 1:
             raise ValueError(f"bins must be positive when an integer, got {count}")
+        check_bucket_count(count)
         data = _as_float64(values, dtype_code)
         first, last = float(data.min()), float(data.max())
         if not (np.isfinite(first) and np.isfinite(last)):
@@ -51,7 +110,7 @@ def resolve_edges(bins: Any, values: np.ndarray, dtype_code: str) -> Optional[li
             )
         if first == last:
             first, last = first - 0.5, last + 0.5
-        return np.linspace(first, last, count + 1, endpoint=True).tolist()
+        return _linspace(first, last, count, "bins")
     try:
         edges = np.asarray(bins, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -63,7 +122,18 @@ def resolve_edges(bins: Any, values: np.ndarray, dtype_code: str) -> Optional[li
             f"bins must be a 1-D sequence of at least 2 edges, got shape {edges.shape}"
         )
     if np.isnan(edges).any():
-        raise ValueError(f"bins must not contain NaN, got {edges.tolist()}")
+        raise ValueError(f"bins must not contain NaN, got {_preview(edges)}")
     if np.any(np.diff(edges) < 0):
-        raise ValueError(f"bins must increase monotonically, got {edges.tolist()}")
-    return edges.tolist()
+        raise ValueError(f"bins must increase monotonically, got {_preview(edges)}")
+    return _contiguous(edges)
+
+
+def _contiguous(edges: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(edges, dtype=np.float64)
+
+
+def _preview(edges: np.ndarray) -> str:
+    """The edges for an error message, shortened when there are many."""
+    if edges.size <= 20:
+        return str(edges.tolist())
+    return f"{edges[:10].tolist()} ... ({edges.size} edges)"

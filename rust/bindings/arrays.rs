@@ -36,6 +36,12 @@ pub fn copy_small_integers(
     })
 }
 
+/// The shape of `array` (a C-contiguous buffer), read without copying anything: sizes
+/// that follow from it are checked before memory is spent on the copy.
+pub fn shape_of(array: &Bound<'_, PyAny>, arg_name: &str) -> PyResult<Vec<i64>> {
+    Ok(BufferView::new(array, arg_name)?.shape())
+}
+
 /// Runs `copy` on the bytes of `array`, without the GIL when they are many.
 fn snapshot_with(
     py: Python<'_>,
@@ -59,8 +65,16 @@ fn snapshot_with(
         })
     } else {
         copy(dtype, shape, bytes)
-    }?;
-    Ok(raw)
+    };
+    raw.map_err(|e| match e {
+        // A MemoryError naming the argument whose copy did not fit.
+        FerroError::OutOfMemory { bytes, .. } => FerroError::OutOfMemory {
+            what: format!("the copy of {arg_name}"),
+            bytes,
+        }
+        .into(),
+        other => other.into(),
+    })
 }
 
 /// An exported buffer, released on drop.

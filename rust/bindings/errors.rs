@@ -1,6 +1,6 @@
 //! The one place where core errors become Python exceptions.
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::PyErr;
 
 use crate::error::FerroError;
@@ -25,6 +25,7 @@ impl From<FerroError> for PyErr {
                 }
                 None => PyOSError::new_err(err.to_string()),
             },
+            FerroError::OutOfMemory { .. } => PyMemoryError::new_err(err.to_string()),
             FerroError::Closed(_) => PyRuntimeError::new_err(err.to_string()),
             FerroError::Forked { .. } => PyRuntimeError::new_err(err.to_string()),
             FerroError::Worker { .. } => PyRuntimeError::new_err(err.to_string()),

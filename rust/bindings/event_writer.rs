@@ -41,11 +41,13 @@ fn wall_time(walltime: Option<f64>) -> PyResult<f64> {
     }
 }
 
-/// `add_histogram`'s bins: torch's default edges (None) or checked explicit edges.
-pub(crate) fn histogram_bins(edges: Option<Vec<f64>>) -> PyResult<Bins> {
-    let Some(e) = edges else {
+/// `add_histogram`'s bins: torch's default edges (None) or checked explicit edges,
+/// a float64 array (copied fallibly: a MemoryError, never an abort, when it does not fit).
+pub(crate) fn histogram_bins(py: Python<'_>, edges: Option<&Bound<'_, PyAny>>) -> PyResult<Bins> {
+    let Some(edges) = edges else {
         return Ok(Bins::Default);
     };
+    let e = crate::fallible::to_vec(copy_array(py, edges, "f8", "bins")?.typed::<f64>(), "bins")?;
     if e.len() < 2 || e.iter().any(|v| v.is_nan()) || e.windows(2).any(|w| w[0] > w[1]) {
         return Err(PyValueError::new_err(
             "bins must increase monotonically and have at least 2 edges",
@@ -80,6 +82,11 @@ pub(crate) fn raw_histogram(
 }
 
 impl PyEventWriter {
+    /// Events of this many bytes or more are rejected (2 GiB; lower in tests).
+    pub(crate) fn max_event_bytes(&self) -> usize {
+        self.inner.max_event_bytes()
+    }
+
     /// Enqueues `kind`; blocks (without the GIL) only while the byte budget is full.
     /// Other binding modules add their `#[pymethods]` blocks on top of this.
     pub(crate) fn submit(
@@ -219,7 +226,7 @@ impl PyEventWriter {
         tag: &Bound<'_, PyString>,
         values: &Bound<'_, PyAny>,
         dtype: &str,
-        edges: Option<Vec<f64>>,
+        edges: Option<&Bound<'_, PyAny>>,
         max_bins: Option<usize>,
         step: Option<i64>,
         walltime: Option<f64>,
@@ -229,7 +236,7 @@ impl PyEventWriter {
         if values.is_empty() {
             return Err(PyValueError::new_err("values: the input has no element"));
         }
-        let bins = histogram_bins(edges)?;
+        let bins = histogram_bins(py, edges)?;
         self.submit(
             py,
             step,
@@ -356,5 +363,18 @@ impl PyEventWriter {
     #[getter]
     fn accepted(&self) -> PyResult<u64> {
         Ok(self.inner.accepted()?)
+    }
+
+    /// Accepted events the worker dropped instead of writing (out of memory, too large,
+    /// failed to encode); each was also reported by a `RuntimeWarning`.
+    #[getter]
+    fn dropped(&self) -> PyResult<u64> {
+        Ok(self.inner.dropped()?)
+    }
+
+    /// Events of this many bytes or more are rejected (2 GiB; lower in tests).
+    #[getter(max_event_bytes)]
+    fn py_max_event_bytes(&self) -> usize {
+        self.inner.max_event_bytes()
     }
 }

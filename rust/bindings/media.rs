@@ -6,12 +6,13 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
-use super::arrays::copy_array;
+use super::arrays::{copy_array, shape_of};
 use super::event_writer::{text_arg, PyEventWriter};
 use crate::audio::AudioJob;
 use crate::boxes::{draw_boxes, Boxes};
 use crate::image::{shape_text, ImageJob, ImageLayout};
 use crate::job::JobKind;
+use crate::limits::{check_gif_size, check_png_size};
 use crate::png::encode_png;
 use crate::raw_array::RawArray;
 use crate::video::{VideoJob, VideoLayout};
@@ -70,7 +71,7 @@ fn py_draw_boxes<'py>(
             .collect(),
         labels,
     };
-    let mut out = raw.bytes().to_vec();
+    let mut out = crate::fallible::to_vec(raw.bytes(), "the copy of pixels")?;
     draw_boxes(&mut out, w as usize, h as usize, c as usize, &boxes);
     Ok(PyBytes::new(py, &out))
 }
@@ -126,11 +127,12 @@ impl PyEventWriter {
         arg_name: &str,
     ) -> PyResult<()> {
         let tag = text_arg(tag, "tag")?.into_owned();
-        let pixels = copy_array(py, img_tensor, dtype, arg_name)?;
+        // Everything that follows from the shape is checked before the copy.
+        let shape = shape_of(img_tensor, arg_name)?;
         let layout = if drop_alpha {
-            ImageLayout::parse_dropping_alpha(dataformats, &pixels.shape, arg_name)?
+            ImageLayout::parse_dropping_alpha(dataformats, &shape, arg_name)?
         } else {
-            ImageLayout::parse(dataformats, &pixels.shape, arg_name)?
+            ImageLayout::parse(dataformats, &shape, arg_name)?
         };
         if !(rescale.is_finite() && rescale > 0.0) {
             return Err(PyValueError::new_err(format!(
@@ -142,6 +144,23 @@ impl PyEventWriter {
             let (oh, ow) = layout.out_size();
             return Err(PyValueError::new_err(format!(
                 "rescale={rescale} turns the {oh}x{ow} image into {h}x{w} pixels"
+            )));
+        }
+        // Sizes the worker would allocate, checked before anything is queued: the
+        // image (or grid) before `rescale`, then after it.
+        let limit = self.max_event_bytes();
+        let (oh, ow) = layout.out_size();
+        let grid_arg = if layout.n > 1 {
+            "img_tensor (the grid)"
+        } else {
+            arg_name
+        };
+        check_png_size(grid_arg, ow, oh, layout.out_channels, limit)?;
+        check_png_size("rescale", w, h, layout.out_channels, limit)?;
+        let pixels = copy_array(py, img_tensor, dtype, arg_name)?;
+        if pixels.shape != shape {
+            return Err(PyValueError::new_err(format!(
+                "{arg_name} changed shape while it was read"
             )));
         }
         let boxes = match boxes {
@@ -201,8 +220,17 @@ impl PyEventWriter {
                 "fps must be a positive number, got {fps}"
             )));
         }
+        // The GIF's size follows from the shape: checked before the copy.
+        let shape = shape_of(vid_tensor, "vid_tensor")?;
+        let layout = VideoLayout::parse(dataformats, &shape, "vid_tensor")?;
+        let (h, w) = layout.frame_size();
+        check_gif_size("vid_tensor", layout.frames, w, h, self.max_event_bytes())?;
         let frames = copy_array(py, vid_tensor, dtype, "vid_tensor")?;
-        let layout = VideoLayout::parse(dataformats, &frames.shape, "vid_tensor")?;
+        if frames.shape != shape {
+            return Err(PyValueError::new_err(
+                "vid_tensor changed shape while it was read",
+            ));
+        }
         let job = VideoJob {
             tag,
             frames,

@@ -19,6 +19,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_writer::PyEventWriter>()?;
     m.add_function(wrap_pyfunction!(reader::read_records, m)?)?;
     m.add_function(wrap_pyfunction!(reader::default_bucket_edges, m)?)?;
+    m.add_function(wrap_pyfunction!(reader::check_histogram_buckets, m)?)?;
+    m.add("MAX_EVENT_BYTES", crate::limits::MAX_EVENT_BYTES)?;
     plugins::register(m)?;
     media::register(m)?;
     // Whether this build honours FERROBOARD_FAULTS (test builds only; see rust/faults.rs).

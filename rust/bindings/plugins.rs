@@ -69,6 +69,10 @@ impl PyPendingSummary {
 struct JobKindEncoder(JobKind);
 
 impl ValueEncoder for JobKindEncoder {
+    fn tag(&self) -> &str {
+        self.0.tag()
+    }
+
     fn cost(&self) -> usize {
         64 + match &self.0 {
             JobKind::Histogram(h) => h.values.nbytes(),
@@ -419,7 +423,7 @@ pub fn histogram_summary(
     tag: &Bound<'_, PyString>,
     values: &Bound<'_, PyAny>,
     dtype: &str,
-    edges: Option<Vec<f64>>,
+    edges: Option<&Bound<'_, PyAny>>,
     max_bins: Option<usize>,
 ) -> PyResult<PyPendingSummary> {
     let tag = text_arg(tag, "tag")?.into_owned();
@@ -427,7 +431,7 @@ pub fn histogram_summary(
     if values.is_empty() {
         return Err(PyValueError::new_err("values: the input has no element"));
     }
-    let bins = histogram_bins(edges)?;
+    let bins = histogram_bins(py, edges)?;
     Ok(pending(JobKindEncoder(JobKind::Histogram(Box::new(
         HistogramJob {
             tag,

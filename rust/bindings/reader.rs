@@ -37,3 +37,15 @@ pub fn read_records(
 pub fn default_bucket_edges() -> Vec<f64> {
     crate::histogram::default_edges().edges().to_vec()
 }
+
+/// Raises `ValueError` naming `arg` when a histogram of `count` buckets could make an
+/// event of 2 GiB or more: called before numpy computes any edge.
+#[pyfunction]
+pub fn check_histogram_buckets(arg: &str, count: u128) -> PyResult<()> {
+    Ok(crate::limits::check_bucket_count(
+        arg,
+        count,
+        0,
+        crate::limits::MAX_EVENT_BYTES,
+    )?)
+}
