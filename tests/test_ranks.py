@@ -288,6 +288,32 @@ def test_a_single_process_writes_and_is_not_announced(tmp_path, caplog):
     assert caplog.records == []
 
 
+def test_a_plain_script_keeps_the_untouched_hot_path(tmp_path):
+    """No re-check is pending in a plain script: add_scalar is the class's method from the
+    start (instance attributes would slow every later call)."""
+    writer = ferroboard.SummaryWriter(tmp_path)
+    assert not any(name.startswith("add_") for name in vars(writer))
+    writer.close()
+
+
+def test_master_port_makes_the_rank_pending_until_the_first_add(tmp_path, monkeypatch):
+    """A launcher that gives MASTER_ADDR/PORT but no rank: init_process_group may still
+    come; nothing else has started it here, so the writer stays rank 0 and writes."""
+    monkeypatch.setenv("MASTER_PORT", "29500")
+    writer = ferroboard.SummaryWriter(tmp_path)
+    assert "add_scalar" in vars(writer)
+    writer.add_scalar("loss", 1.0, 0)
+    assert not any(name.startswith("add_") for name in vars(writer))
+    writer.close()
+    (path,) = all_event_files(tmp_path)
+    assert scalars_of(read_events(path)) == [("loss", 0, 1.0)]
+
+
+def test_may_join_later():
+    assert ranks.may_join_later({"MASTER_ADDR": "10.0.0.1"})
+    assert not ranks.may_join_later({})  # this test process is no multiprocessing child
+
+
 def test_rank_zero_announces_once(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "8")

@@ -131,6 +131,21 @@ def torch_placement() -> Optional[Placement]:
     return _from_torch(sys.modules)
 
 
+def may_join_later(environ: Optional[Mapping[str, str]] = None) -> bool:
+    """Whether `torch.distributed` may still be initialized with a rank for this process
+    after a writer was built: a `multiprocessing` child (`mp.spawn` sets no variable), or
+    a process given `MASTER_ADDR`/`MASTER_PORT` for `init_process_group`.
+
+    Only such writers pay for the lazy re-check at their first `add_*`; a plain script's
+    writer is settled at construction and keeps the untouched hot path.
+    """
+    env = os.environ if environ is None else environ
+    if "MASTER_ADDR" in env or "MASTER_PORT" in env:
+        return True
+    process = sys.modules.get("multiprocessing.process")  # never imported: not a child
+    return process is not None and process.parent_process() is not None
+
+
 # -- the policy ---------------------------------------------------------------------------
 
 
