@@ -268,6 +268,31 @@ def test_non_writing_rank_creates_nothing_and_touches_nothing(tmp_path, monkeypa
     assert tree(tmp_path) == []
 
 
+def test_global_summary_writer_on_a_non_writing_rank(tmp_path, monkeypatch):
+    import pickle
+
+    monkeypatch.setenv("RANK", "3")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    threads_before = threading.active_count()
+    writer = ferroboard.GlobalSummaryWriter(tmp_path / "run")
+    bomb = Untouchable()
+    writer.add_scalar(bomb, bomb)
+    writer.add_image(bomb, bomb)
+    writer.add_text(bomb, bomb)
+    clone = pickle.loads(pickle.dumps(writer))  # what a worker process receives
+    clone.add_scalar(bomb, bomb)
+    assert threading.active_count() == threads_before  # no drain thread
+    writer.flush()
+    writer.close()
+    assert tree(tmp_path) == []
+    monkeypatch.setenv("FERROBOARD_RANKS", "all")
+    with ferroboard.GlobalSummaryWriter(tmp_path / "all", per_rank_dir=True) as writer:
+        writer.add_scalar("loss", 3.0)
+    (path,) = all_event_files(tmp_path)
+    assert Path(path).parent == tmp_path / "all" / "rank3"
+    assert scalars_of(read_events(path)) == [("loss", 0, 3.0)]
+
+
 def test_writing_rank_writes_as_before(tmp_path, monkeypatch):
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "4")

@@ -27,7 +27,8 @@ class GlobalSummaryWriter:
     """A `SummaryWriter` with per-tag step counters, usable from several processes.
 
     The constructor takes `SummaryWriter`'s arguments (and tensorboardX's unused
-    ``coalesce_process``).
+    ``coalesce_process``). On a non-writing rank of a distributed job (`SummaryWriter`'s
+    ``ranks``) it is a no-op: no file, no thread, no queue, arguments never read.
     """
 
     def __init__(
@@ -41,6 +42,10 @@ class GlobalSummaryWriter:
         write_to_disk: bool = True,
         log_dir: Any = None,
         coalesce_process: bool = True,
+        *,
+        ranks: Any = "auto",
+        rank: Optional[int] = None,
+        per_rank_dir: bool = False,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -54,14 +59,20 @@ class GlobalSummaryWriter:
             filename_suffix=filename_suffix,
             write_to_disk=write_to_disk,
             logdir=logdir,
+            ranks=ranks,
+            rank=rank,
+            per_rank_dir=per_rank_dir,
         )
         self._owner = os.getpid()
         self._lock = threading.Lock()
         self._steps: dict = {}
+        self._closed = False
+        if not self.smw.is_writing:
+            self._queue: Any = None  # processes started from here inherit the no-op
+            return
         # A spawn-context queue works for forked children too (they inherit it) and,
         # unlike a fork-context one, may be pickled into spawned processes.
         self._queue = multiprocessing.get_context("spawn").SimpleQueue()
-        self._closed = False
         self._drain = threading.Thread(
             target=self._drain_loop, name="ferroboard-global-writer", daemon=True
         )
@@ -116,6 +127,8 @@ class GlobalSummaryWriter:
 
     def add_scalar(self, tag: str, scalar_value: Any, walltime: Any = None) -> None:
         """Logs a number at the next step of `tag`."""
+        if self._queue is None:
+            return
         check_tag(tag)
         self._log("scalar", tag, scalar_to_float(scalar_value), walltime, {})
 
@@ -123,6 +136,8 @@ class GlobalSummaryWriter:
         self, tag: str, img_tensor: Any, walltime: Any = None, dataformats: str = "CHW"
     ) -> None:
         """Logs an image at the next step of `tag`."""
+        if self._queue is None:
+            return
         check_tag(tag)
         if not isinstance(dataformats, str):
             raise TypeError(f"dataformats must be a str such as 'CHW', got {describe(dataformats)}")
@@ -131,6 +146,8 @@ class GlobalSummaryWriter:
 
     def add_text(self, tag: str, text_string: str, walltime: Any = None) -> None:
         """Logs text at the next step of `tag`."""
+        if self._queue is None:
+            return
         check_tag(tag)
         if not isinstance(text_string, str):
             raise TypeError(f"text_string must be a str, got {describe(text_string)}")
@@ -161,6 +178,8 @@ class GlobalSummaryWriter:
         if not self._owns() or self._closed:
             return
         self._closed = True
+        if self._queue is None:  # a non-writing rank: nothing started
+            return
         self._queue.put(None)
         self._drain.join()
         _live.discard(self)
