@@ -3,8 +3,6 @@
 from collections.abc import Sequence
 from typing import Any, Optional, Union, final
 
-from typing_extensions import disjoint_base
-
 #: A hyperparameter value as plugins.py normalizes it (Rust's `HValueArg`).
 _HValue = Union[bool, str, float]
 
@@ -43,8 +41,9 @@ FAULT_INJECTION: bool
 #: Events of this many bytes or more are never written (2 GiB).
 MAX_EVENT_BYTES: int
 
+# EventWriter, PendingSummary, EmbeddingWriter: PyO3 classes, built by `__new__` (#[new])
+# and not subclassable (@final).
 @final
-@disjoint_base
 class EventWriter:
     """One event file and the background thread that writes it."""
 
@@ -158,14 +157,12 @@ class EventWriter:
     def close(self) -> None: ...
 
 @final
-@disjoint_base
 class PendingSummary:
     """A Summary whose heavy work (binning, curves, ...) runs when it is written."""
 
     def serialize(self) -> bytes: ...
 
 @final
-@disjoint_base
 class EmbeddingWriter:
     """Writes projector files (tensors, metadata, sprite, config) on its own thread."""
 

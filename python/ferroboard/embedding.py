@@ -92,7 +92,7 @@ class EmbeddingFiles:
 
     def __init__(self, config: Optional[list] = None) -> None:
         self.config: list = list(config or [])
-        self._core: Optional[Any] = None
+        self._core: Optional[_core.EmbeddingWriter] = None
         self._pid = -1
         # Submitting and recording the config entry happen together, so that each job's
         # config lists every earlier embedding (calls may come from several threads).
@@ -104,7 +104,7 @@ class EmbeddingFiles:
     def __setstate__(self, state: dict) -> None:
         self.__init__(state.get("config"))  # type: ignore[misc]
 
-    def _writer(self) -> Any:
+    def _writer(self) -> _core.EmbeddingWriter:
         if self._core is None or self._pid != os.getpid():
             self._core = _core.EmbeddingWriter()
             self._pid = os.getpid()

@@ -198,7 +198,7 @@ def onnx_graph_nodes(path: Any) -> list[Node]:
     except ImportError as exc:
         raise ImportError("add_onnx_graph needs the `onnx` package (pip install onnx)") from exc
     graph = onnx.load(path).graph
-    nodes = []
+    nodes: list[Node] = []
     for value in itertools.chain(graph.input, graph.output):
         tensor_type = value.type.tensor_type
         nodes.append(

@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ._writer_base import WriterBase
 from .conversions import array_for_core, as_step, as_walltime, check_tag, describe, to_numpy
 
 #: PIL modes passed through as they are; others are converted to RGB(A) first.
@@ -103,11 +104,8 @@ def _fps(fps: Any) -> float:
     return value
 
 
-class MediaMixin:
+class MediaMixin(WriterBase):
     """Media methods of `SummaryWriter`; encoding runs on the Rust worker."""
-
-    def _core(self) -> Any:  # provided by SummaryWriter
-        raise NotImplementedError
 
     def add_image(
         self,
@@ -231,7 +229,7 @@ class MediaMixin:
                 f"add_image_with_boxes() takes at most {5 + len(names)} positional "
                 f"arguments ({5 + len(args)} given)"
             )
-        options = {"rescale": 1, "dataformats": "CHW", "labels": None}
+        options: dict[str, Any] = {"rescale": 1, "dataformats": "CHW", "labels": None}
         for name, value in zip(names, args):
             if name in kwargs:
                 raise TypeError(f"add_image_with_boxes() got multiple values for {name!r}")

@@ -28,6 +28,7 @@ from ._plugin_args import (
     pr_curve_args,
     pr_curve_raw_rows,
 )
+from ._writer_base import WriterBase
 from .conversions import as_step, as_walltime, check_tag, describe, scalar_to_float
 from .embedding import EmbeddingFiles
 from .graph import onnx_graph_nodes, openvino_graph_nodes, torch_graph_nodes
@@ -44,23 +45,12 @@ def _opt_walltime(walltime: Any) -> Optional[float]:
     return None if walltime is None else as_walltime(walltime)
 
 
-class PluginsMixin:
+class PluginsMixin(WriterBase):
     """Plugin methods of `SummaryWriter`."""
 
     #: Default tensor file of `add_embedding`: "tsv" (torch's) or "binary" (float32,
     #: much smaller and faster; TensorBoard's projector reads both).
     embedding_tensor_format: str = "tsv"
-
-    # Provided by SummaryWriter.
-    log_dir: str
-    file_writer: Any
-    all_writers: Any
-
-    def _core(self) -> Any:  # pragma: no cover - SummaryWriter's
-        raise NotImplementedError
-
-    def _get_file_writer(self) -> Any:  # pragma: no cover - SummaryWriter's
-        raise NotImplementedError
 
     # -- PR curves ------------------------------------------------------------------------
 
@@ -261,7 +251,7 @@ class PluginsMixin:
         The files are written on a background thread; ``flush()`` and ``close()`` wait
         for them. ``projector_config.pbtxt`` lists every embedding of this writer.
         """
-        files = self.__dict__.get("_embedding_files")
+        files: Optional[EmbeddingFiles] = self.__dict__.get("_embedding_files")
         if files is None:
             files = self.__dict__.setdefault("_embedding_files", EmbeddingFiles())
         files.add(
@@ -381,12 +371,12 @@ class PluginsMixin:
     # -- lifecycle hooks (called by SummaryWriter.flush/close) ----------------------------
 
     def _flush_plugins(self) -> None:
-        files = self.__dict__.get("_embedding_files")
+        files: Optional[EmbeddingFiles] = self.__dict__.get("_embedding_files")
         if files is not None:
             files.wait()
 
     def _close_plugins(self) -> None:
-        files = self.__dict__.get("_embedding_files")
+        files: Optional[EmbeddingFiles] = self.__dict__.get("_embedding_files")
         if files is not None:
             files.close()
 
@@ -427,7 +417,7 @@ def _with_defaults(method: Any, step: Optional[int], walltime: Optional[float]) 
         except (TypeError, ValueError):
             return None
         _SIGNATURES[func] = sig
-    fill = {}
+    fill: dict[str, float] = {}
     if step is not None and "global_step" in sig.parameters:
         fill["global_step"] = step
     if walltime is not None and "walltime" in sig.parameters:

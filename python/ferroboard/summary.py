@@ -229,7 +229,9 @@ def histogram_raw(
             (sum_squares, "sum_squares"),
         )
     ]
-    return _proto(_core.histogram_raw_summary(name, *stats, limits, counts).serialize())
+    low, high, count, total, squares = stats  # five names, so mypy checks the call
+    pending = _core.histogram_raw_summary(name, low, high, count, total, squares, limits, counts)
+    return _proto(pending.serialize())
 
 
 def tensor_proto(tag: str, tensor: Any) -> Any:

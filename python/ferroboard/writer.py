@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ._core import EventWriter
 from ._paths import check_no_nul, inside, one_component
 from ._rank_gate import RankGate
 from .conversions import (
@@ -172,7 +173,7 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
                 self.file_writer = writer
             return self.file_writer
 
-    def _core(self) -> Any:
+    def _core(self) -> EventWriter:
         writer = self.file_writer
         if writer is None:
             writer = self._get_file_writer()
@@ -330,8 +331,18 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
                 (sum_squares, "sum_squares"),
             )
         ]
+        low, high, count, total, squares = stats  # five names, so mypy checks the call
         self._core().add_histogram_raw(
-            tag, *stats, limits, counts, _step(global_step), _walltime(walltime)
+            tag,
+            low,
+            high,
+            count,
+            total,
+            squares,
+            limits,
+            counts,
+            _step(global_step),
+            _walltime(walltime),
         )
 
     def add_tensor(

@@ -79,7 +79,9 @@ class TensorBoardCallback(_StockCallback):
         directory = _checked_log_dir(log_dir)
         if directory is None:
             directory = _checked_log_dir(os.getenv("TENSORBOARD_LOGGING_DIR") or None)
-        self._SummaryWriter = SummaryWriter  # read by transformers 4's stock methods
+        # Read by transformers 4's stock methods. transformers types it as torch's class;
+        # ferroboard's is a drop-in with the same methods, not a subclass.
+        self._SummaryWriter = SummaryWriter  # type: ignore[assignment]
         self.tb_writer = tb_writer
         # transformers 5's stock on_train_begin reads and sets this attribute.
         self.logging_dir: Optional[str] = directory

@@ -1,0 +1,31 @@
+"""What `SummaryWriter`'s mixins use from the writer, with its real types.
+
+`MediaMixin` and `PluginsMixin` derive from `WriterBase`, so mypy checks their calls into
+the core writer against `_core.pyi` and checks that `SummaryWriter`'s own definitions
+(which override these) agree with what the mixins expect.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from ._core import EventWriter
+from .file_writer import FileWriter
+
+
+class WriterBase:
+    """State and methods of `SummaryWriter` that its mixins rely on."""
+
+    log_dir: str
+    #: The default run's file writer; None before the first use and after `close()`.
+    file_writer: Optional[FileWriter]
+    #: Every open file writer (the default one and `add_scalars` sub-runs) by directory.
+    all_writers: Optional[dict[str, FileWriter]]
+
+    def _core(self) -> EventWriter:  # pragma: no cover - SummaryWriter's
+        """The default run's core writer, opening a new file after close or fork."""
+        raise NotImplementedError
+
+    def _get_file_writer(self) -> FileWriter:  # pragma: no cover - SummaryWriter's
+        """The default run's `FileWriter`, recreated after `close()`."""
+        raise NotImplementedError
