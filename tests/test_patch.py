@@ -92,7 +92,11 @@ def test_undo_also_stops_patching_later_imports():
                finders=sum(type(f).__name__ == "_PatchingFinder" for f in sys.meta_path))
         """
     )
-    assert got == {"torch": "torch.utils.tensorboard.writer", "tbx": "tensorboardX.writer", "finders": 0}
+    assert got == {
+        "torch": "torch.utils.tensorboard.writer",
+        "tbx": "tensorboardX.writer",
+        "finders": 0,
+    }
 
 
 def test_patch_is_idempotent():
