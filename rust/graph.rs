@@ -12,7 +12,7 @@ use crate::proto::graph::{
 };
 use crate::proto::{Event, EventWhat, TaggedRunMetadata, TensorShapeProto};
 
-/// The `GraphDef.versions.producer` both anchors write.
+/// The `GraphDef.versions.producer` torch and tensorboardX write.
 pub const PRODUCER_VERSION: i32 = 22;
 /// torch's tag of the run-metadata event (tensorboardX writes "profiler").
 pub const RUN_METADATA_TAG: &str = "step1";

@@ -1,8 +1,9 @@
 """Process-level care of live writers: close them at exit, forget them after fork.
 
-G4: writers still open when the interpreter exits are flushed and closed, in the
-process that created them. G9: a forked child never touches its parent's file or
-background thread (which does not exist in the child); it opens its own file on first use.
+G4 (docs/architecture.md): writers still open when the interpreter exits are flushed and
+closed, in the process that created them. G9: a forked child never touches its parent's
+file or background thread (which does not exist in the child); it opens its own file on
+first use.
 
 The core enforces the fork rule too: a core writer inherited through fork refuses every
 call with a RuntimeError and never takes its lock (which the parent's worker may have held

@@ -212,7 +212,7 @@ class FileWriter:
             _lifecycle.unregister(self)
 
     def reopen(self) -> None:
-        """Opens a new event file if this writer was closed (broken in both anchors)."""
+        """Opens a new event file if this writer was closed (broken in torch and tensorboardX)."""
         self._writer()
 
     def __enter__(self) -> FileWriter:

@@ -213,7 +213,7 @@ class MediaMixin(WriterBase):
         ``box_tensor``: ``(N, 4)`` rows of (x_min, y_min, x_max, y_max) in pixels.
         ``labels``: one string per box (ignored, as in torch, if the count differs),
         drawn in black on a red box at each box's bottom-left corner. ``rescale``
-        resizes the result (PIL's Lanczos). Both anchors' positional orders work:
+        resizes the result (PIL's Lanczos). torch's and tensorboardX's positional orders work:
         torch's ``(..., walltime, rescale, dataformats, labels)`` and tensorboardX's
         ``(..., walltime, dataformats, labels)`` (told apart by the 6th argument being a
         string); keywords work with either.

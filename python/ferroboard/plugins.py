@@ -102,7 +102,7 @@ class PluginsMixin(WriterBase):
     ) -> None:
         """Logs a PR curve from precomputed counts (six equal-length arrays).
 
-        ``weights`` is accepted and unused, as in both anchors.
+        ``weights`` is accepted and unused, as in torch and tensorboardX.
         """
         check_tag(tag)
         rows = pr_curve_raw_rows(
@@ -175,10 +175,10 @@ class PluginsMixin(WriterBase):
     ) -> None:
         """Logs hyperparameters and their metrics for TensorBoard's HParams tab.
 
-        Both anchors' signatures work: torch's ``(hparam_dict, metric_dict,
+        torch's and tensorboardX's signatures work: torch's ``(hparam_dict, metric_dict,
         hparam_domain_discrete=None, run_name=None, global_step=None)`` and
         tensorboardX's ``(hparam_dict, metric_dict, name=None, global_step=None)``.
-        As both anchors do, it writes a sub-run ``{log_dir}/{run_name or time.time()}``
+        As torch and tensorboardX do, it writes a sub-run ``{log_dir}/{run_name or time.time()}``
         holding the hparams and one scalar per metric (metric keys should not be tags
         that ``add_scalar`` also uses). Booleans are stored as booleans.
         """

@@ -36,7 +36,7 @@ _TWO_GIB = 1 << 31
 
 
 def default_logdir(comment: str = "") -> str:
-    """`runs/{%b%d_%H-%M-%S}_{host}{comment}`, as both anchors name it."""
+    """`runs/{%b%d_%H-%M-%S}_{host}{comment}`, as torch and tensorboardX name it."""
     current_time = datetime.now().strftime("%b%d_%H-%M-%S")
     return os.path.join("runs", current_time + "_" + socket.gethostname() + comment)
 
