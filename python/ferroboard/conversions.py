@@ -160,3 +160,22 @@ def check_tag(tag: Any, name: str = "tag") -> str:
     except UnicodeEncodeError as exc:
         raise ValueError(f"{name} must be valid Unicode (no lone surrogates), got {tag!r}") from exc
     return tag
+
+
+#: Protocol buffers cannot parse a message of 2 GiB or more.
+_TWO_GIB = 1 << 31
+
+
+def tensor_for_core(tensor: Any) -> tuple[np.ndarray, str, bool]:
+    """`add_tensor`'s and `summary.tensor_proto`'s input: the array, the dtype code of its
+    real components, and whether they come in (real, imaginary) pairs."""
+    array, code = array_for_core(tensor, "tensor", allow_complex=True)
+    if array.nbytes >= _TWO_GIB:
+        raise ValueError(
+            f"tensor: {array.nbytes} bytes is beyond protocol buffers' 2 GiB limit "
+            f"(shape {array.shape})"
+        )
+    complex_values = code[0] == "c"
+    if complex_values:
+        code = "f4" if code == "c8" else "f8"
+    return array, code, complex_values

@@ -30,11 +30,15 @@ from ._plugin_args import (
     pr_curve_args,
     pr_curve_raw_rows,
 )
-from .conversions import array_for_core, check_tag, describe, scalar_to_float, to_numpy
+from .conversions import (
+    array_for_core,
+    check_tag,
+    describe,
+    scalar_to_float,
+    tensor_for_core,
+    to_numpy,
+)
 from .histogram_bins import resolve_edges
-
-#: torch's limit for `tensor_proto` (protocol buffers cannot hold 2 GiB).
-_TWO_GIB = 1 << 31
 
 __all__ = [
     "audio",
@@ -238,15 +242,7 @@ def tensor_proto(tag: str, tensor: Any) -> Any:
     """torch's ``tensor_proto``: the whole tensor with the ``tensor`` plugin (complex
     tensors as ``scomplex_val``/``dcomplex_val`` pairs, as torch writes them)."""
     check_tag(tag)
-    array, code = array_for_core(tensor, "tensor", allow_complex=True)
-    if array.nbytes >= _TWO_GIB:
-        raise ValueError(
-            f"tensor: {array.nbytes} bytes is beyond protocol buffers' 2 GiB limit "
-            f"(shape {array.shape})"
-        )
-    complex_values = code[0] == "c"
-    if complex_values:
-        code = "f4" if code == "c8" else "f8"
+    array, code, complex_values = tensor_for_core(tensor)
     return _proto(_core.tensor_summary(tag, array, code, complex_values).serialize())
 
 

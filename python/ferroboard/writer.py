@@ -26,13 +26,12 @@ from .conversions import (
     describe,
     float_list,
     scalar_to_float,
+    tensor_for_core,
 )
 from .file_writer import DEFAULT_MAX_PENDING_BYTES, FileWriter, PathLike, reject_remote
 from .histogram_bins import DEFAULT_BINS, default_bins, resolve_edges
 from .media import MediaMixin
 from .plugins import PluginsMixin
-
-_TWO_GIB = 1 << 31
 
 
 def default_logdir(comment: str = "") -> str:
@@ -350,15 +349,7 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
     ) -> None:
         """Logs a whole tensor (torch's ``tensor`` plugin; TensorBoard shows nothing)."""
         check_tag(tag)
-        array, code = array_for_core(tensor, "tensor", allow_complex=True)
-        if array.nbytes >= _TWO_GIB:
-            raise ValueError(
-                f"tensor: {array.nbytes} bytes is beyond protocol buffers' 2 GiB limit "
-                f"(shape {array.shape})"
-            )
-        complex_values = code[0] == "c"
-        if complex_values:
-            code = "f4" if code == "c8" else "f8"
+        array, code, complex_values = tensor_for_core(tensor)
         self._core().add_tensor(
             tag, array, code, _step(global_step), _walltime(walltime), complex_values
         )
