@@ -68,10 +68,10 @@ with warnings.catch_warnings(record=True) as caught:
         outcome = f"{type(exc).__name__}: {exc}"
     w.add_scalar("after", 2.0, 2)
     w.flush()
-    dropped = w.file_writer._core.dropped
+    dropped = w.dropped_events
     path = w.file_writer.event_file_path
     w.close()
-report(outcome=outcome, dropped=dropped, path=path,
+report(outcome=outcome, dropped=dropped, dropped_after_close=w.dropped_events, path=path,
        warnings=[str(c.message) for c in caught if issubclass(c.category, RuntimeWarning)])
 """
 
@@ -264,6 +264,7 @@ def test_an_injected_worker_allocation_failure_drops_exactly_that_event(tmp_path
         warm=False,
     )
     assert r["outcome"] == "accepted" and r["dropped"] == 2, r
+    assert r["dropped_after_close"] == 2, r  # the count outlives the closed file
     assert events == [
         ("before", 1),
         ("note/text_summary", 3),

@@ -22,6 +22,10 @@ class NoopFileWriter:
         return self._log_dir
 
     @property
+    def dropped_events(self) -> int:
+        return 0
+
+    @property
     def event_file_path(self) -> Optional[str]:
         return None
 

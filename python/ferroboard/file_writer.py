@@ -116,6 +116,7 @@ class FileWriter:
         self._max_pending_bytes = int(max_pending_bytes)
         self._open_lock = threading.Lock()
         self._core: Optional[_core.EventWriter] = None
+        self._dropped_by_closed = 0  # dropped events of the files this writer has closed
         self._open()
         _lifecycle.register(self)
 
@@ -150,6 +151,13 @@ class FileWriter:
     def event_file_path(self) -> Optional[str]:
         """Path of the current event file (None while closed)."""
         return self._core.path if self._core is not None else None
+
+    @property
+    def dropped_events(self) -> int:
+        """Accepted events the background writer dropped instead of writing (out of memory,
+        or too large once encoded); each was also reported by a `RuntimeWarning`."""
+        core = self._core
+        return self._dropped_by_closed + (core.dropped if core is not None else 0)
 
     def get_logdir(self) -> str:
         return self._log_dir
@@ -209,6 +217,7 @@ class FileWriter:
             core.close()
         finally:
             self._core = None
+            self._dropped_by_closed += core.dropped
             _lifecycle.unregister(self)
 
     def reopen(self) -> None:

@@ -386,7 +386,14 @@ class PluginsMixin(WriterBase):
         """A pickled writer carries its configuration, not its files or threads: the
         receiving process writes a new event file in the same directory on first use."""
         state = dict(self.__dict__)
-        for key in ("file_writer", "all_writers", "_lock", "_scalar_history", "_metadata_defaults"):
+        for key in (
+            "file_writer",
+            "all_writers",
+            "_lock",
+            "_scalar_history",
+            "_metadata_defaults",
+            "_dropped_by_closed",
+        ):
             state.pop(key, None)
         for key in [k for k in state if k.startswith("add_")]:
             del state[key]  # no-op methods of write_to_disk=False, use_metadata wrappers
@@ -395,6 +402,7 @@ class PluginsMixin(WriterBase):
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self.__dict__["_lock"] = threading.Lock()
+        self.__dict__["_dropped_by_closed"] = 0  # counts this process's files only
         self.file_writer = None
         self.all_writers = None
         if not self.__dict__.get("_write_to_disk", True):

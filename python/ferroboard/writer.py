@@ -111,6 +111,7 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         self.max_pending_bytes = max_pending_bytes
         self._write_to_disk = bool(write_to_disk)
         self._lock = threading.Lock()
+        self._dropped_by_closed = 0  # dropped events of the files close() has closed
         self.file_writer: Optional[FileWriter] = None
         self.all_writers: Optional[dict[str, FileWriter]] = None
         # A non-writing rank creates nothing: no directory, no file, no thread.
@@ -381,8 +382,17 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
                 writer.close()
             except OSError as exc:
                 errors.append(exc)
+            self._dropped_by_closed += writer.dropped_events
         if errors:
             raise errors[0]
+
+    @property
+    def dropped_events(self) -> int:
+        """Accepted events the background writers dropped instead of writing (out of
+        memory, or too large once encoded), over every file this writer has had; each was
+        also reported by a `RuntimeWarning` naming its tag."""
+        writers = list((self.all_writers or {}).values())
+        return self._dropped_by_closed + sum(w.dropped_events for w in writers)
 
     def __enter__(self) -> SummaryWriter:
         return self
