@@ -9,6 +9,7 @@ _HValue = Union[bool, str, float]
 # PyO3 lists every name it registers; stubtest compares this list with the module's.
 __all__ = [
     "BATCH_WINDOW_SECS",
+    "DEFAULT_MAX_PENDING_BYTES",
     "EmbeddingWriter",
     "EventWriter",
     "FAULT_INJECTION",
@@ -39,6 +40,7 @@ BATCH_WINDOW_SECS: float
 #: Whether this build honours FERROBOARD_FAULTS (test builds only).
 FAULT_INJECTION: bool
 #: Events of this many bytes or more are never written (2 GiB).
+DEFAULT_MAX_PENDING_BYTES: int
 MAX_EVENT_BYTES: int
 
 # EventWriter, PendingSummary, EmbeddingWriter: PyO3 classes, built by `__new__` (#[new])

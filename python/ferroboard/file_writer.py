@@ -12,8 +12,8 @@ from .conversions import as_step, as_walltime, describe
 
 PathLike = Union[str, "os.PathLike[str]"]
 
-#: Bytes of accepted-but-unwritten work after which `add_*` calls block.
-DEFAULT_MAX_PENDING_BYTES = 1 << 30
+#: Byte budget of accepted but unwritten work before `add_*` blocks (the core's default).
+DEFAULT_MAX_PENDING_BYTES: int = _core.DEFAULT_MAX_PENDING_BYTES
 
 
 def serialized(message: Any, name: str) -> bytes:

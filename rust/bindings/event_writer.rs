@@ -11,8 +11,9 @@ use crate::job::{HistogramJob, Job, JobKind, Tag, TensorJob};
 use crate::proto::{Event, EventWhat, HistogramProto, SessionLog, SessionStatus};
 use crate::writer::{EventWriter, WriterConfig};
 
-/// Default byte budget for accepted-but-unwritten work before callers block.
-const DEFAULT_MAX_PENDING_BYTES: usize = 1 << 30;
+/// Default byte budget for accepted-but-unwritten work before callers block (exported to
+/// Python as `_core.DEFAULT_MAX_PENDING_BYTES`, so it is defined once).
+pub const DEFAULT_MAX_PENDING_BYTES: usize = 1 << 30;
 
 #[pyclass(name = "EventWriter", module = "ferroboard._core", frozen)]
 pub struct PyEventWriter {

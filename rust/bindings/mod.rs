@@ -21,6 +21,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reader::default_bucket_edges, m)?)?;
     m.add_function(wrap_pyfunction!(reader::check_histogram_buckets, m)?)?;
     m.add("MAX_EVENT_BYTES", crate::limits::MAX_EVENT_BYTES)?;
+    m.add(
+        "DEFAULT_MAX_PENDING_BYTES",
+        event_writer::DEFAULT_MAX_PENDING_BYTES,
+    )?;
     plugins::register(m)?;
     media::register(m)?;
     // Whether this build honours FERROBOARD_FAULTS (test builds only; see rust/faults.rs).
