@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -149,6 +149,16 @@ def as_walltime(walltime: Any, name: str = "walltime") -> float:
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value}")
     return value
+
+
+def optional_step(global_step: Any) -> Optional[int]:
+    """`global_step` checked by `as_step` (ints too: the range is checked), None kept."""
+    return None if global_step is None else as_step(global_step)
+
+
+def optional_walltime(walltime: Any) -> Optional[float]:
+    """`walltime` checked by `as_walltime`, with None kept (the core then takes the time)."""
+    return None if walltime is None else as_walltime(walltime)
 
 
 def check_tag(tag: Any, name: str = "tag") -> str:

@@ -8,25 +8,22 @@ the background worker.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 from ._writer_base import WriterBase
-from .conversions import array_for_core, as_step, as_walltime, check_tag, describe, to_numpy
+from .conversions import (
+    array_for_core,
+    check_tag,
+    describe,
+    optional_step,
+    optional_walltime,
+    to_numpy,
+)
 
 #: PIL modes passed through as they are; others are converted to RGB(A) first.
 _PIL_MODES = {"1", "L", "LA", "RGB", "RGBA"}
-
-
-def _step(global_step: Any) -> Optional[int]:
-    if global_step is None or type(global_step) is int:
-        return global_step
-    return as_step(global_step)
-
-
-def _walltime(walltime: Any) -> Optional[float]:
-    return None if walltime is None else as_walltime(walltime)
 
 
 def _is_pil_image(x: Any) -> bool:
@@ -125,7 +122,7 @@ class MediaMixin(WriterBase):
         check_tag(tag)
         array, code, dataformats = _image_input(img_tensor, _dataformats(dataformats), "img_tensor")
         self._core().add_image(
-            tag, array, code, dataformats, _step(global_step), _walltime(walltime)
+            tag, array, code, dataformats, optional_step(global_step), optional_walltime(walltime)
         )
 
     def add_images(
@@ -150,7 +147,7 @@ class MediaMixin(WriterBase):
             dataformats = "N" + dataformats
         array, code, dataformats = _image_input(img_tensor, dataformats, "img_tensor")
         self._core().add_image(
-            tag, array, code, dataformats, _step(global_step), _walltime(walltime)
+            tag, array, code, dataformats, optional_step(global_step), optional_walltime(walltime)
         )
 
     def add_figure(
@@ -188,8 +185,8 @@ class MediaMixin(WriterBase):
                 array,
                 "u1",
                 dataformats,
-                _step(global_step),
-                _walltime(walltime),
+                optional_step(global_step),
+                optional_walltime(walltime),
                 drop_alpha=True,
                 arg_name="figure",
             )
@@ -256,8 +253,8 @@ class MediaMixin(WriterBase):
             array,
             code,
             dataformats,
-            _step(global_step),
-            _walltime(walltime),
+            optional_step(global_step),
+            optional_walltime(walltime),
             rescale=float(rescale),
             boxes=boxes,
             labels=labels,
@@ -284,7 +281,13 @@ class MediaMixin(WriterBase):
             raise TypeError(f"fps must be a number, got {describe(fps)}")
         array, code = array_for_core(vid_tensor, "vid_tensor")
         self._core().add_video(
-            tag, array, code, dataformats, _fps(fps), _step(global_step), _walltime(walltime)
+            tag,
+            array,
+            code,
+            dataformats,
+            _fps(fps),
+            optional_step(global_step),
+            optional_walltime(walltime),
         )
 
     def add_audio(
@@ -307,5 +310,10 @@ class MediaMixin(WriterBase):
             raise TypeError(f"sample_rate must be a number, got {describe(sample_rate)}")
         array, code = array_for_core(snd_tensor, "snd_tensor")
         self._core().add_audio(
-            tag, array, code, float(sample_rate), _step(global_step), _walltime(walltime)
+            tag,
+            array,
+            code,
+            float(sample_rate),
+            optional_step(global_step),
+            optional_walltime(walltime),
         )

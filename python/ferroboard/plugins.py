@@ -29,20 +29,18 @@ from ._plugin_args import (
     pr_curve_raw_rows,
 )
 from ._writer_base import WriterBase
-from .conversions import as_step, as_walltime, check_tag, describe, scalar_to_float
+from .conversions import (
+    check_tag,
+    describe,
+    optional_step,
+    optional_walltime,
+    scalar_to_float,
+)
 from .embedding import EmbeddingFiles
 from .graph import onnx_graph_nodes, openvino_graph_nodes, torch_graph_nodes
 
 #: `global_step` stored for `add_scalars` calls without one (see `scalar_dict`).
 _NO_STEP = -(2**63)
-
-
-def _opt_step(global_step: Any) -> Optional[int]:
-    return None if global_step is None else as_step(global_step)
-
-
-def _opt_walltime(walltime: Any) -> Optional[float]:
-    return None if walltime is None else as_walltime(walltime)
 
 
 class PluginsMixin(WriterBase):
@@ -84,7 +82,7 @@ class PluginsMixin(WriterBase):
             weights_arg,
             weight,
         )
-        self._core().add_pending(pending, _opt_step(global_step), _opt_walltime(walltime))
+        self._core().add_pending(pending, optional_step(global_step), optional_walltime(walltime))
 
     def add_pr_curve_raw(
         self,
@@ -114,7 +112,7 @@ class PluginsMixin(WriterBase):
             recall,
         )
         pending = _core.pr_curve_raw_summary(tag, rows, as_num_thresholds(num_thresholds))
-        self._core().add_pending(pending, _opt_step(global_step), _opt_walltime(walltime))
+        self._core().add_pending(pending, optional_step(global_step), optional_walltime(walltime))
 
     # -- custom scalars -------------------------------------------------------------------
 
@@ -159,7 +157,7 @@ class PluginsMixin(WriterBase):
         check_tag(tag)
         parts = mesh_parts(vertices, colors, faces)
         pending = _core.mesh_summary(tag, parts, mesh_json_config(config_dict))
-        self._core().add_pending(pending, _opt_step(global_step), _opt_walltime(walltime))
+        self._core().add_pending(pending, optional_step(global_step), optional_walltime(walltime))
 
     # -- hparams --------------------------------------------------------------------------
 
@@ -206,7 +204,7 @@ class PluginsMixin(WriterBase):
             check_relative(run_name, arg)
         hparams, metrics = hparams_args(hparam_dict, metric_dict, hparam_domain_discrete)
         metric_values = [scalar_to_float(metric_dict[k], f"metric_dict[{k!r}]") for k in metrics]
-        step = _opt_step(global_step)
+        step = optional_step(global_step)
         exp, ssi, sei = _core.hparams_summaries(hparams, metrics)
 
         from .file_writer import FileWriter
@@ -349,8 +347,8 @@ class PluginsMixin(WriterBase):
             raise ValueError("use_metadata needs global_step and/or walltime")
         if self.__dict__.get("_metadata_defaults"):
             raise RuntimeError("use_metadata is already active on this writer")
-        step = _opt_step(global_step)
-        wall = _opt_walltime(walltime)
+        step = optional_step(global_step)
+        wall = optional_walltime(walltime)
         installed = []
         self.__dict__["_metadata_defaults"] = True
         try:

@@ -25,6 +25,8 @@ from .conversions import (
     check_tag,
     describe,
     float_list,
+    optional_step,
+    optional_walltime,
     scalar_to_float,
     tensor_for_core,
 )
@@ -42,18 +44,6 @@ def default_logdir(comment: str = "") -> str:
 
 def _noop(*_args: Any, **_kwargs: Any) -> None:
     return None
-
-
-def _step(global_step: Any) -> Optional[int]:
-    if global_step is None:
-        return None
-    return as_step(global_step)
-
-
-def _walltime(walltime: Any) -> Optional[float]:
-    if walltime is None:
-        return None
-    return as_walltime(walltime)
 
 
 class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
@@ -234,7 +224,7 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
             check_tag(key, "tag_scalar_dict key")
             check_no_nul(key, "tag_scalar_dict key")
             values[key] = scalar_to_float(value, f"tag_scalar_dict[{key!r}]")
-        global_step = _step(global_step)
+        global_step = optional_step(global_step)
         walltime = time.time() if walltime is None else as_walltime(walltime)
         fw_logdir = self._get_file_writer().get_logdir()
         # Sub-run `{main_tag}_{key}`, one directory: torch replaces separators in
@@ -266,7 +256,9 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         check_tag(tag)
         if not isinstance(text_string, str):
             raise TypeError(f"text_string must be a str, got {describe(text_string)}")
-        self._core().add_text(tag, text_string, _step(global_step), _walltime(walltime))
+        self._core().add_text(
+            tag, text_string, optional_step(global_step), optional_walltime(walltime)
+        )
 
     # -- histograms and tensors -----------------------------------------------------------
 
@@ -296,7 +288,13 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
             if isinstance(max_bins, bool) or not isinstance(max_bins, int) or max_bins < 1:
                 raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
         self._core().add_histogram(
-            tag, array, code, edges, max_bins, _step(global_step), _walltime(walltime)
+            tag,
+            array,
+            code,
+            edges,
+            max_bins,
+            optional_step(global_step),
+            optional_walltime(walltime),
         )
 
     def add_histogram_raw(
@@ -341,8 +339,8 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
             squares,
             limits,
             counts,
-            _step(global_step),
-            _walltime(walltime),
+            optional_step(global_step),
+            optional_walltime(walltime),
         )
 
     def add_tensor(
@@ -352,7 +350,12 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         check_tag(tag)
         array, code, complex_values = tensor_for_core(tensor)
         self._core().add_tensor(
-            tag, array, code, _step(global_step), _walltime(walltime), complex_values
+            tag,
+            array,
+            code,
+            optional_step(global_step),
+            optional_walltime(walltime),
+            complex_values,
         )
 
     # -- lifecycle -----------------------------------------------------------------------
