@@ -307,26 +307,23 @@ def run_examples(sequence: list, allowed: tuple, drop_ok: str | None) -> None:
     verify(d)
 
 
-@settings(
+# Both fuzzes: deterministic in CI; FERROBOARD_FUZZ_RANDOM=1 explores new examples each run.
+FUZZ_SETTINGS = settings(
     max_examples=int(sys.argv[2]),
     deadline=None,
     database=None,
-    # Deterministic in CI; FERROBOARD_FUZZ_RANDOM=1 explores new examples each run.
     derandomize=os.environ.get("FERROBOARD_FUZZ_RANDOM") != "1",
     suppress_health_check=list(HealthCheck),
 )
+
+
+@FUZZ_SETTINGS
 @given(st.lists(calls, min_size=1, max_size=6))
 def fuzz(sequence: list) -> None:
     run_examples(sequence, ALLOWED, drop_ok=None)
 
 
-@settings(
-    max_examples=int(sys.argv[2]),
-    deadline=None,
-    database=None,
-    derandomize=os.environ.get("FERROBOARD_FUZZ_RANDOM") != "1",
-    suppress_health_check=list(HealthCheck),
-)
+@FUZZ_SETTINGS
 @given(st.lists(st.one_of(amplifying, amplifying, amplifying, calls), min_size=1, max_size=4))
 def fuzz_memory(sequence: list) -> None:
     run_examples(sequence, (*ALLOWED, MemoryError), drop_ok="out of memory")

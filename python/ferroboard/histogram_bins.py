@@ -7,6 +7,7 @@ as `np.histogram` would, and the core then bins with them.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from typing import Any, Optional
 
@@ -35,8 +36,10 @@ def _as_float64(values: np.ndarray, dtype_code: str) -> np.ndarray:
     return values.astype(np.float64, copy=False)
 
 
+@functools.lru_cache(maxsize=1)
 def _numpy_selectors() -> Optional[tuple]:
-    """numpy's own bin-width estimators and helpers (private API: None if moved)."""
+    """numpy's own bin-width estimators and helpers (private API: None if moved); looked
+    up once, not on every strategy histogram."""
     for module in ("numpy.lib._histograms_impl", "numpy.lib.histograms"):
         try:
             impl = importlib.import_module(module)
