@@ -1,7 +1,7 @@
 //! Measures worker-side histogram binning (torch's default edges) of 1e7 float32 values.
-use _core::histogram::{histogram, Bins};
-use _core::pools::with_caller_waiting;
-use _core::raw_array::{DType, RawArray};
+use _core::runtime::pools::with_caller_waiting;
+use _core::summary::histogram::{histogram, Bins};
+use _core::summary::raw_array::{DType, RawArray};
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

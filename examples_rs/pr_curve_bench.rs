@@ -1,7 +1,7 @@
 //! Measures worker-side PR-curve computation (torch's `compute_curve`) of 1e5 points
 //! with integer labels and float32 predictions, the shape of `add_pr_curve`'s bench.
-use _core::pr_curve::{compute_curve, Weights};
-use _core::raw_array::{DType, RawArray};
+use _core::summary::pr_curve::{compute_curve, Weights};
+use _core::summary::raw_array::{DType, RawArray};
 use std::time::Instant;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,12 +1,12 @@
 //! Measures the caller side of `EventWriter::try_submit` without Python in the way.
-use _core::job::{Job, JobKind};
-use _core::writer::{EventWriter, WriterConfig};
+use _core::runtime::writer::{EventWriter, WriterConfig};
+use _core::summary::job::{Job, JobKind};
 use std::time::Instant;
 
 fn job(i: i64) -> Job {
     Job {
         step: Some(i),
-        wall_time: _core::event_file::now_secs(),
+        wall_time: _core::format::event_file::now_secs(),
         kind: JobKind::Scalar {
             tag: "loss".into(),
             value: 0.5,

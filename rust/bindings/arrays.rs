@@ -5,7 +5,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 
 use crate::error::FerroError;
-use crate::raw_array::{DType, RawArray};
+use crate::summary::raw_array::{DType, RawArray};
 
 /// Arrays larger than this are copied with the GIL released.
 const COPY_WITHOUT_GIL_BYTES: usize = 1 << 20;

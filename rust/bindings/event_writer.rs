@@ -5,11 +5,11 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use super::arrays::copy_array;
-use crate::event_file::now_secs;
-use crate::histogram::Bins;
-use crate::job::{HistogramJob, Job, JobKind, Tag, TensorJob};
-use crate::proto::{Event, EventWhat, HistogramProto, SessionLog, SessionStatus};
-use crate::writer::{EventWriter, WriterConfig};
+use crate::format::event_file::now_secs;
+use crate::format::proto::{Event, EventWhat, HistogramProto, SessionLog, SessionStatus};
+use crate::runtime::writer::{EventWriter, WriterConfig};
+use crate::summary::histogram::Bins;
+use crate::summary::job::{HistogramJob, Job, JobKind, Tag, TensorJob};
 
 /// Default byte budget for accepted-but-unwritten work before callers block (exported to
 /// Python as `_core.DEFAULT_MAX_PENDING_BYTES`, so it is defined once).
@@ -48,7 +48,10 @@ pub(crate) fn histogram_bins(py: Python<'_>, edges: Option<&Bound<'_, PyAny>>) -
     let Some(edges) = edges else {
         return Ok(Bins::Default);
     };
-    let e = crate::fallible::to_vec(copy_array(py, edges, "f8", "bins")?.typed::<f64>(), "bins")?;
+    let e = crate::runtime::fallible::to_vec(
+        copy_array(py, edges, "f8", "bins")?.typed::<f64>(),
+        "bins",
+    )?;
     if e.len() < 2 || e.iter().any(|v| v.is_nan()) || e.windows(2).any(|w| w[0] > w[1]) {
         return Err(PyValueError::new_err(
             "bins must increase monotonically and have at least 2 edges",
@@ -103,7 +106,7 @@ impl PyEventWriter {
             kind,
         };
         // No poison record: an event protocol buffers cannot read is never queued.
-        crate::limits::check_job(&job, self.inner.max_event_bytes())?;
+        crate::summary::limits::check_job(&job, self.inner.max_event_bytes())?;
         match self.inner.try_submit(job)? {
             None => {}
             Some(job) => py.detach(|| self.inner.submit_blocking(job))?,
@@ -310,7 +313,7 @@ impl PyEventWriter {
         step: Option<i64>,
         walltime: Option<f64>,
     ) -> PyResult<()> {
-        check_proto::<crate::proto::Summary>(&summary, "summary")?;
+        check_proto::<crate::format::proto::Summary>(&summary, "summary")?;
         self.submit(py, step, walltime, JobKind::SummaryBytes(summary))
     }
 

@@ -1,6 +1,6 @@
 //! Media methods of `EventWriter`: images, videos and audio. Each validates the layout
 //! against the array's shape, copies the array and enqueues; conversion and encoding
-//! run on the worker (`crate::image`, `crate::video`, `crate::audio`).
+//! run on the worker (`crate::summary::image`, `crate::summary::video`, `crate::summary::audio`).
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -8,14 +8,14 @@ use pyo3::types::{PyBytes, PyString};
 
 use super::arrays::{copy_array, shape_of};
 use super::event_writer::{text_arg, PyEventWriter};
-use crate::audio::AudioJob;
-use crate::boxes::{draw_boxes, Boxes};
-use crate::image::{shape_text, ImageJob, ImageLayout};
-use crate::job::JobKind;
-use crate::limits::{check_gif_size, check_png_size};
-use crate::png::encode_png;
-use crate::raw_array::RawArray;
-use crate::video::{VideoJob, VideoLayout};
+use crate::summary::audio::AudioJob;
+use crate::summary::boxes::{draw_boxes, Boxes};
+use crate::summary::image::{shape_text, ImageJob, ImageLayout};
+use crate::summary::job::JobKind;
+use crate::summary::limits::{check_gif_size, check_png_size};
+use crate::summary::png::encode_png;
+use crate::summary::raw_array::RawArray;
+use crate::summary::video::{VideoJob, VideoLayout};
 
 /// Adds the module-level media functions to `ferroboard._core`.
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -36,7 +36,7 @@ fn py_encode_png<'py>(
     let (h, w, c) = image_size(&raw)?;
     // Parallel strips must use a pool whose threads exist in this (possibly forked) process.
     let png = py.detach(|| {
-        crate::embedding::in_this_process_pool(|| {
+        crate::runtime::pools::in_this_process_pool(|| {
             encode_png(raw.bytes(), w as u32, h as u32, c as u8)
         })
     })?;
@@ -71,7 +71,7 @@ fn py_draw_boxes<'py>(
             .collect(),
         labels,
     };
-    let mut out = crate::fallible::to_vec(raw.bytes(), "the copy of pixels")?;
+    let mut out = crate::runtime::fallible::to_vec(raw.bytes(), "the copy of pixels")?;
     draw_boxes(&mut out, w as usize, h as usize, c as usize, &boxes);
     Ok(PyBytes::new(py, &out))
 }

@@ -15,23 +15,23 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Before anything can start rayon's global pool: its threads must block Ctrl-C.
-    crate::signals::configure_global_pool();
+    crate::runtime::signals::configure_global_pool();
     m.add_class::<event_writer::PyEventWriter>()?;
     m.add_function(wrap_pyfunction!(reader::read_records, m)?)?;
     m.add_function(wrap_pyfunction!(reader::default_bucket_edges, m)?)?;
     m.add_function(wrap_pyfunction!(reader::check_histogram_buckets, m)?)?;
-    m.add("MAX_EVENT_BYTES", crate::limits::MAX_EVENT_BYTES)?;
+    m.add("MAX_EVENT_BYTES", crate::summary::limits::MAX_EVENT_BYTES)?;
     m.add(
         "DEFAULT_MAX_PENDING_BYTES",
         event_writer::DEFAULT_MAX_PENDING_BYTES,
     )?;
     plugins::register(m)?;
     media::register(m)?;
-    // Whether this build honours FERROBOARD_FAULTS (test builds only; see rust/faults.rs).
-    m.add("FAULT_INJECTION", crate::faults::ENABLED)?;
+    // Whether this build honours FERROBOARD_FAULTS (test builds only; see rust/runtime/faults.rs).
+    m.add("FAULT_INJECTION", crate::runtime::faults::ENABLED)?;
     m.add(
         "BATCH_WINDOW_SECS",
-        crate::writer::BATCH_WINDOW.as_secs_f64(),
+        crate::runtime::writer::BATCH_WINDOW.as_secs_f64(),
     )?;
     Ok(())
 }

@@ -13,18 +13,18 @@ use pyo3::types::{PyBytes, PyString};
 
 use super::arrays::{copy_array, copy_small_integers};
 use super::event_writer::{histogram_bins, raw_histogram, text_arg, PyEventWriter};
-use crate::custom_scalars::{ChartSpec, LayoutEncoder};
-use crate::embedding::{
-    in_this_process_pool, EmbeddingInfo, EmbeddingJob, EmbeddingWriter, SpriteLayout,
-};
 use crate::error::FerroError;
-use crate::graph::{graph_events, AttrSpec, NodeSpec};
-use crate::hparams::{hparams_encoders, HParam, HValue};
-use crate::job::{HistogramJob, Job, JobKind, ValueEncoder};
-use crate::mesh::{MeshContent, MeshEncoder};
-use crate::pr_curve::{compute_curve, PrCurveEncoder, PrCurveRawEncoder, Weights};
-use crate::proto::{Event, EventWhat, Summary, SummaryValue};
-use crate::raw_array::RawArray;
+use crate::format::proto::{Event, EventWhat, Summary, SummaryValue};
+use crate::runtime::embedding_writer::EmbeddingWriter;
+use crate::runtime::pools::in_this_process_pool;
+use crate::summary::custom_scalars::{ChartSpec, LayoutEncoder};
+use crate::summary::embedding::{EmbeddingInfo, EmbeddingJob, SpriteLayout};
+use crate::summary::graph::{graph_events, AttrSpec, NodeSpec};
+use crate::summary::hparams::{hparams_encoders, HParam, HValue};
+use crate::summary::job::{HistogramJob, Job, JobKind, ValueEncoder};
+use crate::summary::mesh::{MeshContent, MeshEncoder};
+use crate::summary::pr_curve::{compute_curve, PrCurveEncoder, PrCurveRawEncoder, Weights};
+use crate::summary::raw_array::RawArray;
 
 /// A summary whose values are computed when it is written (or serialized).
 #[pyclass(name = "PendingSummary", module = "ferroboard._core", frozen)]
@@ -163,7 +163,7 @@ impl PyEventWriter {
                 attr,
             });
         }
-        let walltime = Some(walltime.unwrap_or_else(crate::event_file::now_secs));
+        let walltime = Some(walltime.unwrap_or_else(crate::format::event_file::now_secs));
         for event in graph_events(&specs, run_metadata) {
             self.submit(py, None, walltime, JobKind::Event(Box::new(event)))?;
         }
@@ -475,7 +475,7 @@ pub fn tensor_summary(
 ) -> PyResult<PyPendingSummary> {
     let tag = text_arg(tag, "tag")?.into_owned();
     let values = copy_array(py, values, dtype, "tensor")?;
-    let job = crate::job::TensorJob {
+    let job = crate::summary::job::TensorJob {
         tag,
         values,
         complex,
@@ -620,7 +620,7 @@ fn info_from_tuple(t: InfoTuple) -> EmbeddingInfo {
 #[pyfunction]
 pub fn projector_config_text(config: Vec<InfoTuple>) -> String {
     let infos: Vec<EmbeddingInfo> = config.into_iter().map(info_from_tuple).collect();
-    crate::embedding::projector_config_text(&infos)
+    crate::summary::embedding::projector_config_text(&infos)
 }
 
 /// torch's `tensors.tsv` text of a 2-D array (for tests and tools).
@@ -637,7 +637,7 @@ pub fn embedding_tsv<'py>(
             mat.shape
         )));
     }
-    let text = py.detach(|| in_this_process_pool(|| crate::embedding::tsv_bytes(&mat)));
+    let text = py.detach(|| in_this_process_pool(|| crate::summary::embedding::tsv_bytes(&mat)));
     Ok(PyBytes::new(py, &text))
 }
 
@@ -650,7 +650,8 @@ pub fn sprite_png(
 ) -> PyResult<Py<PyBytes>> {
     let img = copy_array(py, label_img, dtype, "label_img")?;
     let layout = SpriteLayout::new(&img.shape)?;
-    let png = py.detach(|| in_this_process_pool(|| crate::embedding::sprite_png(&img, &layout)))?;
+    let png = py
+        .detach(|| in_this_process_pool(|| crate::summary::embedding::sprite_png(&img, &layout)))?;
     Ok(PyBytes::new(py, &png).unbind())
 }
 

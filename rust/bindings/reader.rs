@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::tf_record::{read_records as parse, ReadStop};
+use crate::format::tf_record::{read_records as parse, ReadStop};
 
 /// Returns `(records, status)` for the file at `path`: every whole record's payload in
 /// order and `"clean"`, `"torn_tail@OFFSET"` or `"corrupt@OFFSET: WHAT"`.
@@ -35,17 +35,17 @@ pub fn read_records(
 /// torch's default ("tensorflow") histogram edges as the core computes them.
 #[pyfunction]
 pub fn default_bucket_edges() -> Vec<f64> {
-    crate::histogram::default_edges().edges().to_vec()
+    crate::summary::histogram::default_edges().edges().to_vec()
 }
 
 /// Raises `ValueError` naming `arg` when a histogram of `count` buckets could make an
 /// event of 2 GiB or more: called before numpy computes any edge.
 #[pyfunction]
 pub fn check_histogram_buckets(arg: &str, count: u128) -> PyResult<()> {
-    Ok(crate::limits::check_bucket_count(
+    Ok(crate::summary::limits::check_bucket_count(
         arg,
         count,
         0,
-        crate::limits::MAX_EVENT_BYTES,
+        crate::summary::limits::MAX_EVENT_BYTES,
     )?)
 }

@@ -3,7 +3,7 @@
 //! The caller thread only copies; every interpretation of the bytes happens on the worker.
 
 use crate::error::FerroError;
-use crate::{fallible, parallel_copy, snapshot_pool};
+use crate::runtime::{fallible, parallel_copy, snapshot_pool};
 
 /// Element types the core understands. `Float16`/`BFloat16` travel as raw 16-bit words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

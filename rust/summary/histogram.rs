@@ -16,11 +16,11 @@ use std::sync::OnceLock;
 use rayon::prelude::*;
 
 use crate::error::FerroError;
-use crate::fallible;
-use crate::histogram_f32::{self, F32Table};
-use crate::pools::in_binning_pool;
-use crate::proto::HistogramProto;
-use crate::raw_array::{pairwise_sum, with_f64_blocks, DType, RawArray};
+use crate::format::proto::HistogramProto;
+use crate::runtime::fallible;
+use crate::runtime::pools::in_binning_pool;
+use crate::summary::histogram_f32::{self, F32Table};
+use crate::summary::raw_array::{pairwise_sum, with_f64_blocks, DType, RawArray};
 
 const TABLE_BITS: u32 = 16;
 const KEY_SHIFT: u32 = 64 - TABLE_BITS;
@@ -471,7 +471,7 @@ pub fn histogram(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::raw_array::DType;
+    use crate::summary::raw_array::DType;
     use rand::{Rng, SeedableRng};
 
     fn f64_array(values: &[f64]) -> RawArray {

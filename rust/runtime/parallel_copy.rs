@@ -61,8 +61,8 @@ impl Pieces {
 /// # Safety
 /// `dst` must be valid for `src.len()` bytes of writes and must not overlap `src`.
 pub unsafe fn copy(src: &[u8], dst: *mut u8) {
-    let pool = if src.len() >= PARALLEL_COPY_MIN_BYTES && !crate::fork::forked() {
-        crate::pools::binning_pool()
+    let pool = if src.len() >= PARALLEL_COPY_MIN_BYTES && !crate::runtime::fork::forked() {
+        crate::runtime::pools::binning_pool()
     } else {
         None
     };

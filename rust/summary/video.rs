@@ -12,10 +12,10 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use crate::error::FerroError;
-use crate::image::{gather_scaled, image_value, shape_text, ImageLayout, Scaling};
-use crate::job::ValueEncoder;
-use crate::proto::SummaryValue;
-use crate::raw_array::RawArray;
+use crate::format::proto::SummaryValue;
+use crate::summary::image::{gather_scaled, image_value, shape_text, ImageLayout, Scaling};
+use crate::summary::job::ValueEncoder;
+use crate::summary::raw_array::RawArray;
 
 /// Where the N, T, C, H and W axes are in a caller's 5-D array.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -192,7 +192,7 @@ pub fn encode_gif(
     // and frame headers: with this much room (reserved, mostly never touched), encoding
     // does not grow the buffer.
     let indices: usize = quantized.iter().map(|(i, _)| i.len()).sum();
-    let mut out = crate::fallible::with_capacity(
+    let mut out = crate::runtime::fallible::with_capacity(
         indices / 5 * 8 + 1024 * (quantized.len() + 1),
         "the GIF file",
     )?;
@@ -523,7 +523,7 @@ impl Search {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::raw_array::DType;
+    use crate::summary::raw_array::DType;
 
     fn decode_frames(gif_bytes: &[u8]) -> Vec<(u16, Vec<u8>)> {
         let mut options = gif::DecodeOptions::new();
@@ -578,7 +578,7 @@ mod tests {
             fps: 4.0,
         });
         let value = job.encode().unwrap().remove(0);
-        let Some(crate::proto::summary_value::Value::Image(img)) = value.value else {
+        let Some(crate::format::proto::summary_value::Value::Image(img)) = value.value else {
             panic!("no image")
         };
         assert_eq!((img.height, img.width, img.colorspace), (2, 4, 1));

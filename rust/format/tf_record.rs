@@ -1,6 +1,6 @@
 //! TFRecord framing: `u64le length | u32le masked_crc(length) | payload | u32le masked_crc(payload)`.
 
-use crate::masked_crc::masked_crc32c;
+use crate::format::masked_crc::masked_crc32c;
 
 /// Bytes of framing around each payload.
 pub const FRAME_OVERHEAD: usize = 16;

@@ -11,14 +11,14 @@
 use prost::Message;
 
 use crate::error::FerroError;
-use crate::job::ValueEncoder;
-use crate::proto::plugins::PrCurvePluginData;
-use crate::proto::{
+use crate::format::proto::plugins::PrCurvePluginData;
+use crate::format::proto::{
     summary_value, DataType, SummaryMetadata, SummaryValue, TensorProto, TensorShapeProto,
 };
+use crate::summary::job::ValueEncoder;
 use rayon::prelude::*;
 
-use crate::raw_array::{for_each_f64, DType, RawArray};
+use crate::summary::raw_array::{for_each_f64, DType, RawArray};
 
 /// TensorBoard's limit (torch: "value > 127 breaks protobuf").
 pub const MAX_THRESHOLDS: u32 = 127;
@@ -261,9 +261,9 @@ fn integer_counts(
         // Large inputs in parallel; smaller ones too when a caller blocked in flush() or
         // close() leaves its core free (the pools module picks the threads).
         let parallel = labels.len() >= PARALLEL_MIN
-            || (crate::pools::caller_waiting() && labels.len() >= 2 * COUNT_CHUNK);
+            || (crate::runtime::pools::caller_waiting() && labels.len() >= 2 * COUNT_CHUNK);
         if parallel {
-            crate::pools::in_binning_pool(|| {
+            crate::runtime::pools::in_binning_pool(|| {
                 (0..chunks).into_par_iter().map(chunk).reduce(empty, merge)
             })
         } else {
@@ -432,7 +432,7 @@ fn fill_buckets(predictions: &RawArray, start: usize, out: &mut [u8], t: usize) 
         // float64: the same values for any sensible prediction).
         _ => {
             let mut i = 0;
-            crate::raw_array::with_f64_chunks(predictions, start, end, |p| {
+            crate::summary::raw_array::with_f64_chunks(predictions, start, end, |p| {
                 out[i] = keep64(p * s64);
                 i += 1;
             });

@@ -29,8 +29,8 @@ pub fn caller_waiting() -> bool {
 /// a caller is waiting. After fork() the threads of pools made in the parent are gone,
 /// so a forked child uses a pool of its own.
 pub fn in_binning_pool<R: Send>(op: impl FnOnce() -> R + Send) -> R {
-    if crate::fork::forked() {
-        return match crate::fork::child_pool() {
+    if crate::runtime::fork::forked() {
+        return match crate::runtime::fork::child_pool() {
             Some(pool) => pool.install(op),
             None => op(), // no threads could start: the current thread's pool, if any
         };
@@ -68,9 +68,18 @@ fn pool_of(threads: usize, name: &'static str) -> Option<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(move |i| format!("ferroboard-{name}-{i}"))
-        .start_handler(|_| crate::signals::block_async_signals())
+        .start_handler(|_| crate::runtime::signals::block_async_signals())
         .build()
         .ok()
+}
+
+/// Runs `f` where its parallel work can run: rayon's global pool, or after a fork (whose
+/// child lacks the global pool's threads) a pool of the child's own.
+pub fn in_this_process_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    match crate::runtime::fork::child_pool() {
+        Some(pool) => pool.install(f),
+        None => f(),
+    }
 }
 
 #[cfg(test)]

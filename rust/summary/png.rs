@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use zlib_rs::{Deflate, DeflateConfig, DeflateFlush, Status, Strategy};
 
 use crate::error::FerroError;
-use crate::fallible;
+use crate::runtime::fallible;
 
 /// Filtered bytes per strip compressed on its own (a multiple of whole rows).
 const STRIP_BYTES: usize = 256 * 1024;

@@ -11,10 +11,10 @@ use prost::encoding::encoded_len_varint;
 use prost::Message;
 
 use crate::error::FerroError;
-use crate::histogram::Bins;
-use crate::job::{Job, JobKind};
-use crate::proto::EventWhat;
-use crate::raw_array::{DType, RawArray};
+use crate::format::proto::EventWhat;
+use crate::summary::histogram::Bins;
+use crate::summary::job::{Job, JobKind};
+use crate::summary::raw_array::{DType, RawArray};
 
 /// Events of this many bytes or more are never written.
 pub const MAX_EVENT_BYTES: usize = 1 << 31;
@@ -207,13 +207,13 @@ fn sum_varints<T: Copy>(values: &[T], as_u64: impl Fn(T) -> u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::Job;
+    use crate::summary::job::Job;
 
     fn tensor_job(dtype: DType, bytes: &[u8], n: usize) -> Job {
         Job {
             step: Some(1),
             wall_time: 1.0,
-            kind: JobKind::Tensor(Box::new(crate::job::TensorJob {
+            kind: JobKind::Tensor(Box::new(crate::summary::job::TensorJob {
                 tag: "t".into(),
                 values: RawArray::copy_from(dtype, vec![n as i64], bytes).unwrap(),
                 complex: false,

@@ -15,9 +15,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use prost::Message;
 
-use crate::faults::{Action, Faults, Op};
-use crate::proto::{Event, EventWhat, SourceMetadata};
-use crate::tf_record::append_record;
+use crate::format::proto::{Event, EventWhat, SourceMetadata};
+use crate::format::tf_record::append_record;
+use crate::runtime::faults::{Action, Faults, Op};
 
 /// torch's process-wide writer counter (`_global_uid`), the last part of a file name.
 static FILE_COUNTER: AtomicU64 = AtomicU64::new(0);

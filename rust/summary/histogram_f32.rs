@@ -12,7 +12,7 @@
 /// Slots of the table: one per value of a key's top 16 bits.
 const SLOTS: usize = 1 << 16;
 
-use crate::histogram::Partial;
+use crate::summary::histogram::Partial;
 
 /// Order keys of float32 values: increasing with the value, -0.0 folded into +0.0 (numpy
 /// treats them as equal). A NaN gets some key; callers keep NaN out of the counts.
@@ -287,7 +287,7 @@ mod tests {
 
     #[test]
     fn default_edges_bin_every_float32_neighbour_like_numpy() {
-        let edges = crate::histogram::default_edges().edges().to_vec();
+        let edges = crate::summary::histogram::default_edges().edges().to_vec();
         let table = F32Table::build(&edges).expect("one default edge per slot");
         for x in interesting_values(&edges) {
             assert_eq!(
@@ -321,7 +321,7 @@ mod tests {
 
     #[test]
     fn bin_counts_and_statistics() {
-        let edges = crate::histogram::default_edges().edges().to_vec();
+        let edges = crate::summary::histogram::default_edges().edges().to_vec();
         let table = F32Table::build(&edges).unwrap();
         let mut values = interesting_values(&edges[..50]);
         values.extend([f32::NAN, 2.5, -7.0]);

@@ -74,7 +74,7 @@ pub fn child_pool() -> Option<Arc<rayon::ThreadPool>> {
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .thread_name(|i| format!("ferroboard-child-{i}"))
-            .start_handler(|_| crate::signals::block_async_signals())
+            .start_handler(|_| crate::runtime::signals::block_async_signals())
             .build()
             .ok()?,
     );

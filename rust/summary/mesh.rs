@@ -4,12 +4,12 @@
 use prost::Message;
 
 use crate::error::FerroError;
-use crate::job::ValueEncoder;
-use crate::proto::plugins::MeshPluginData;
-use crate::proto::{
+use crate::format::proto::plugins::MeshPluginData;
+use crate::format::proto::{
     summary_value, DataType, SummaryMetadata, SummaryValue, TensorProto, TensorShapeProto,
 };
-use crate::raw_array::{for_each_f64, RawArray};
+use crate::summary::job::ValueEncoder;
+use crate::summary::raw_array::{for_each_f64, RawArray};
 
 /// `MeshPluginData.ContentType`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -152,7 +152,7 @@ impl ValueEncoder for MeshEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::raw_array::DType;
+    use crate::summary::raw_array::DType;
 
     fn array(shape: &[i64], values: &[f32]) -> RawArray {
         let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_ne_bytes()).collect();

@@ -6,14 +6,14 @@
 use prost::Message;
 
 use crate::error::FerroError;
-use crate::fallible;
-use crate::histogram::{histogram, Bins};
-use crate::proto::plugins::TextPluginData;
-use crate::proto::{
+use crate::format::proto::plugins::TextPluginData;
+use crate::format::proto::{
     summary_value, DataType, Event, EventWhat, HistogramProto, Summary, SummaryMetadata,
     SummaryValue, TensorProto, TensorShapeProto,
 };
-use crate::raw_array::{DType, RawArray};
+use crate::runtime::fallible;
+use crate::summary::histogram::{histogram, Bins};
+use crate::summary::raw_array::{DType, RawArray};
 
 /// A unit of work with the event's step and wall time fixed at call time.
 pub struct Job {

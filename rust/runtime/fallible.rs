@@ -14,7 +14,7 @@
 //! exactly the N-th event.
 
 use crate::error::FerroError;
-use crate::raw_array::Plain;
+use crate::summary::raw_array::Plain;
 
 /// The error for `bytes` bytes that could not be allocated for `what`.
 pub fn out_of_memory(what: &str, bytes: usize) -> FerroError {

@@ -4,13 +4,13 @@
 use prost::Message;
 
 use crate::error::FerroError;
-use crate::job::ValueEncoder;
-use crate::proto::plugins::{
+use crate::format::proto::plugins::{
     chart, Category, Chart, Layout, MarginChartContent, MarginSeries, MultilineChartContent,
 };
-use crate::proto::{
+use crate::format::proto::{
     summary_value, DataType, SummaryMetadata, SummaryValue, TensorProto, TensorShapeProto,
 };
+use crate::summary::job::ValueEncoder;
 
 /// The tag TensorBoard's custom-scalars plugin looks for.
 pub const CONFIG_TAG: &str = "custom_scalars__config__";

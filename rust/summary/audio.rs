@@ -5,9 +5,9 @@
 //! `wave` module. Mono and tensorboardX's interleaved stereo `(L, 2)` use the same rule.
 
 use crate::error::FerroError;
-use crate::job::ValueEncoder;
-use crate::proto::{summary_value, SummaryAudio, SummaryValue};
-use crate::raw_array::{DType, RawArray};
+use crate::format::proto::{summary_value, SummaryAudio, SummaryValue};
+use crate::summary::job::ValueEncoder;
+use crate::summary::raw_array::{DType, RawArray};
 
 /// An audio summary: `samples` holds `frames * channels` values, frame-major.
 pub struct AudioJob {
@@ -112,7 +112,7 @@ pub fn wav_bytes(pcm: &[i16], channels: u16, sample_rate: f64) -> Result<Vec<u8>
         )));
     }
     let block_align = channels * 2;
-    let mut out = crate::fallible::with_capacity(44 + data_len, "the WAV file")?;
+    let mut out = crate::runtime::fallible::with_capacity(44 + data_len, "the WAV file")?;
     out.extend_from_slice(b"RIFF");
     out.extend_from_slice(&(36 + data_len as u32).to_le_bytes());
     out.extend_from_slice(b"WAVEfmt ");

@@ -7,12 +7,12 @@
 use prost::Message;
 
 use crate::error::FerroError;
-use crate::job::ValueEncoder;
-use crate::proto::plugins::{
+use crate::format::proto::plugins::{
     h_param_info, hparams_plugin_data, pb_value, Experiment, HParamInfo, HParamsPluginData,
     MetricInfo, MetricName, PbListValue, PbValue, SessionEndInfo, SessionStartInfo,
 };
-use crate::proto::{SummaryMetadata, SummaryValue};
+use crate::format::proto::{SummaryMetadata, SummaryValue};
+use crate::summary::job::ValueEncoder;
 
 pub const EXPERIMENT_TAG: &str = "_hparams_/experiment";
 pub const SESSION_START_INFO_TAG: &str = "_hparams_/session_start_info";

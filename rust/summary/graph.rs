@@ -6,11 +6,11 @@
 
 use prost::Message;
 
-use crate::proto::graph::{
+use crate::format::proto::graph::{
     attr_value, AttrValue, DeviceStepStats, GraphDef, ListValue, NodeDef, RunMetadata, StepStats,
     VersionDef,
 };
-use crate::proto::{Event, EventWhat, TaggedRunMetadata, TensorShapeProto};
+use crate::format::proto::{Event, EventWhat, TaggedRunMetadata, TensorShapeProto};
 
 /// The `GraphDef.versions.producer` torch and tensorboardX write.
 pub const PRODUCER_VERSION: i32 = 22;

@@ -7,13 +7,13 @@
 
 use rayon::prelude::*;
 
-use crate::boxes::{draw_boxes, Boxes};
 use crate::error::FerroError;
-use crate::fallible;
-use crate::job::ValueEncoder;
-use crate::png::encode_png;
-use crate::proto::{summary_value, SummaryImage, SummaryValue};
-use crate::raw_array::{DType, RawArray};
+use crate::format::proto::{summary_value, SummaryImage, SummaryValue};
+use crate::runtime::fallible;
+use crate::summary::boxes::{draw_boxes, Boxes};
+use crate::summary::job::ValueEncoder;
+use crate::summary::png::encode_png;
+use crate::summary::raw_array::{DType, RawArray};
 
 /// Columns of torch's `make_grid`.
 pub const GRID_COLUMNS: usize = 8;
