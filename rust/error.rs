@@ -34,6 +34,18 @@ pub enum FerroError {
     #[error("out of memory: {what} needs {bytes} bytes")]
     OutOfMemory { what: String, bytes: usize },
 
+    /// A string argument Rust cannot hold (a lone surrogate); becomes `ValueError`.
+    #[error("{arg} must be valid Unicode (no lone surrogates), got {repr}")]
+    NotUnicode { arg: String, repr: String },
+
+    /// An argument that does not export a C-contiguous buffer; becomes `ValueError`.
+    #[error("{arg}: expected a C-contiguous array, got {type_name}")]
+    NotContiguous { arg: String, type_name: String },
+
+    /// A summary encoder was queued or serialized twice; becomes `RuntimeError`.
+    #[error("this summary was already written or serialized")]
+    AlreadyUsed,
+
     /// The background thread could not be started or has died unexpectedly.
     #[error("the background writer thread for {path} failed: {reason}")]
     Worker { path: PathBuf, reason: String },

@@ -231,3 +231,30 @@ def test_draw_boxes_labels():
 def test_draw_boxes_rejects_bad_input(image, boxes, error, match):
     with pytest.raises(error, match=match):
         summary.draw_boxes(image, boxes)
+
+
+def test_media_summaries_need_no_temporary_files(monkeypatch, tmp_path):
+    """The media functions serialize the core's encoder directly: with no usable
+    temporary directory they still work (they used to write an event file there)."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    image = RNG.integers(0, 256, (3, 8, 8), dtype=np.uint8)
+    assert summary.image("i", image, dataformats="CHW").value[0].image.width == 8
+    assert summary.image_boxes("b", image, np.array([[1.0, 1, 4, 4]])).value[0].image.height == 8
+    assert summary.video("v", np.zeros((1, 2, 3, 4, 4), np.uint8)).value[0].image.width == 4
+    assert summary.audio("a", np.zeros(100, np.float32)).value[0].audio.length_frames == 100
+    assert summary.make_video(np.zeros((2, 4, 4, 3), np.uint8), 4).width == 4
+    assert not (tmp_path / "missing").exists()
+
+
+def test_an_encoder_is_used_once():
+    """A core encoder has two ways out, each of which uses it up."""
+    from ferroboard import _core
+
+    encoder = _core.text_summary("t", "x")
+    assert summary_pb2.Summary.FromString(encoder.serialize()).value[0].tag == "t/text_summary"
+    with pytest.raises(RuntimeError, match="already"):
+        encoder.serialize()
+    with pytest.raises(ValueError, match="part"):
+        _core.text_summary("t", "x").serialize("tensor")

@@ -14,7 +14,8 @@ __all__ = [
     "EventWriter",
     "FAULT_INJECTION",
     "MAX_EVENT_BYTES",
-    "PendingSummary",
+    "SummaryEncoder",
+    "audio_summary",
     "check_histogram_buckets",
     "compute_pr_curve",
     "custom_scalars_summary",
@@ -25,6 +26,7 @@ __all__ = [
     "histogram_raw_summary",
     "histogram_summary",
     "hparams_summaries",
+    "image_summary",
     "mesh_summary",
     "pr_curve_raw_summary",
     "pr_curve_summary",
@@ -34,6 +36,7 @@ __all__ = [
     "sprite_png",
     "tensor_summary",
     "text_summary",
+    "video_summary",
 ]
 
 BATCH_WINDOW_SECS: float
@@ -43,7 +46,7 @@ FAULT_INJECTION: bool
 DEFAULT_MAX_PENDING_BYTES: int
 MAX_EVENT_BYTES: int
 
-# EventWriter, PendingSummary, EmbeddingWriter: PyO3 classes, built by `__new__` (#[new])
+# EventWriter, SummaryEncoder, EmbeddingWriter: PyO3 classes, built by `__new__` (#[new])
 # and not subclassable (@final).
 @final
 class EventWriter:
@@ -149,20 +152,28 @@ class EventWriter:
         step: Optional[int] = None,
         walltime: Optional[float] = None,
     ) -> None: ...
-    def add_pending(
-        self, summary: PendingSummary, step: Optional[int] = None, walltime: Optional[float] = None
+    def add_encoder(
+        self, encoder: SummaryEncoder, step: Optional[int] = None, walltime: Optional[float] = None
     ) -> None: ...
     def add_graph_nodes(
         self, nodes: list[Any], run_metadata: bool = True, walltime: Optional[float] = None
+    ) -> None: ...
+    def add_graph_bytes(
+        self,
+        graph_def: bytes,
+        run_metadata: Optional[bytes] = None,
+        walltime: Optional[float] = None,
     ) -> None: ...
     def flush(self) -> None: ...
     def close(self) -> None: ...
 
 @final
-class PendingSummary:
-    """A Summary whose heavy work (binning, curves, ...) runs when it is written."""
+class SummaryEncoder:
+    """A summary built and validated, not encoded yet: `EventWriter.add_encoder` queues
+    it, `serialize()` encodes it now (the whole Summary, or with `part` "image" or
+    "histogram" the `Summary.Image` or `HistogramProto` of its first value)."""
 
-    def serialize(self) -> bytes: ...
+    def serialize(self, part: str = "summary") -> bytes: ...
 
 @final
 class EmbeddingWriter:
@@ -193,7 +204,7 @@ def pr_curve_summary(
     num_thresholds: int = 127,
     weights: Optional[Any] = None,
     weight: float = 1.0,
-) -> PendingSummary: ...
+) -> SummaryEncoder: ...
 def compute_pr_curve(
     labels: Any,
     labels_dtype: str,
@@ -203,25 +214,25 @@ def compute_pr_curve(
     weights: Optional[Any] = None,
     weight: float = 1.0,
 ) -> list[float]: ...
-def pr_curve_raw_summary(tag: str, rows: Any, num_thresholds: int = 127) -> PendingSummary: ...
+def pr_curve_raw_summary(tag: str, rows: Any, num_thresholds: int = 127) -> SummaryEncoder: ...
 def mesh_summary(
     tag: str, parts: Any, json_config: str, display_name: str = "", description: str = ""
-) -> PendingSummary: ...
-def custom_scalars_summary(layout: list[Any]) -> PendingSummary: ...
+) -> SummaryEncoder: ...
+def custom_scalars_summary(layout: list[Any]) -> SummaryEncoder: ...
 def hparams_summaries(
     hparams: Sequence[tuple[str, _HValue, Optional[Sequence[_HValue]]]], metrics: Sequence[str]
-) -> tuple[PendingSummary, PendingSummary, PendingSummary]: ...
+) -> tuple[SummaryEncoder, SummaryEncoder, SummaryEncoder]: ...
 def scalar_summary(
     tag: str, value: float, new_style: bool = False, double_precision: bool = False
-) -> PendingSummary: ...
-def text_summary(tag: str, text: str) -> PendingSummary: ...
+) -> SummaryEncoder: ...
+def text_summary(tag: str, text: str) -> SummaryEncoder: ...
 def histogram_summary(
     tag: str,
     values: Any,
     dtype: str,
     edges: Optional[Any] = None,
     max_bins: Optional[int] = None,
-) -> PendingSummary: ...
+) -> SummaryEncoder: ...
 def histogram_raw_summary(
     tag: str,
     min: float,
@@ -231,8 +242,25 @@ def histogram_raw_summary(
     sum_squares: float,
     bucket_limits: Sequence[float],
     bucket_counts: Sequence[float],
-) -> PendingSummary: ...
-def tensor_summary(tag: str, values: Any, dtype: str, complex: bool = False) -> PendingSummary: ...
+) -> SummaryEncoder: ...
+def image_summary(
+    tag: str,
+    img_tensor: Any,
+    dtype: str,
+    dataformats: str = "CHW",
+    rescale: float = 1.0,
+    boxes: Any = None,
+    labels: Optional[list[str]] = None,
+    drop_alpha: bool = False,
+    arg_name: str = "img_tensor",
+) -> SummaryEncoder: ...
+def video_summary(
+    tag: str, vid_tensor: Any, dtype: str, dataformats: str = "NTCHW", fps: float = 4.0
+) -> SummaryEncoder: ...
+def audio_summary(
+    tag: str, snd_tensor: Any, dtype: str, sample_rate: float = 44100.0
+) -> SummaryEncoder: ...
+def tensor_summary(tag: str, values: Any, dtype: str, complex: bool = False) -> SummaryEncoder: ...
 def projector_config_text(config: list[Any]) -> str: ...
 def embedding_tsv(mat: Any, dtype: str) -> bytes: ...
 def sprite_png(label_img: Any, dtype: str) -> bytes: ...

@@ -8,7 +8,7 @@ import threading
 from typing import Any, Optional, Union
 
 from . import _core, _lifecycle
-from .conversions import as_step, as_walltime, describe
+from .conversions import as_step, describe, optional_step, optional_walltime
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -74,17 +74,6 @@ def checked_suffix(suffix: Any) -> str:
             f"{suffix!r}"
         )
     return suffix
-
-
-def _length_delimited(field: int, payload: bytes) -> bytes:
-    """One protobuf field of wire type 2: the key, the length as a varint, the bytes."""
-    out = bytearray([(field << 3) | 2])
-    n = len(payload)
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out) + payload
 
 
 class FileWriter:
@@ -169,15 +158,13 @@ class FileWriter:
         """
         data = serialized(event, "event")
         step = None if step is None else as_step(step, "step")
-        walltime = None if walltime is None else as_walltime(walltime)
-        self._writer().add_event_bytes(data, step, walltime)
+        self._writer().add_event_bytes(data, step, optional_walltime(walltime))
 
     def add_summary(self, summary: Any, global_step: Any = None, walltime: Any = None) -> None:
         """Adds a `Summary` proto (torch's, tensorboardX's, or serialized bytes)."""
         data = serialized(summary, "summary")
-        global_step = None if global_step is None else as_step(global_step)
-        walltime = None if walltime is None else as_walltime(walltime)
-        self._writer().add_summary_bytes(data, global_step, walltime)
+        step = optional_step(global_step)
+        self._writer().add_summary_bytes(data, step, optional_walltime(walltime))
 
     def add_graph(self, graph_profile: Any, walltime: Any = None) -> None:
         """torch's `(GraphDef, RunMetadata)` pair: a `graph_def` event, then the run
@@ -189,13 +176,12 @@ class FileWriter:
             )
         graph = serialized(graph_profile[0], "graph_profile[0]")
         run_metadata = serialized(graph_profile[1], "graph_profile[1]")
-        self.add_event(_length_delimited(4, graph), None, walltime)  # Event.graph_def
-        tagged = _length_delimited(1, b"step1") + _length_delimited(2, run_metadata)
-        self.add_event(_length_delimited(8, tagged), None, walltime)  # tagged_run_metadata
+        self._writer().add_graph_bytes(graph, run_metadata, optional_walltime(walltime))
 
     def add_onnx_graph(self, graph: Any, walltime: Any = None) -> None:
         """A `GraphDef` (as torch's ONNX loader returns) as a `graph_def` event."""
-        self.add_event(_length_delimited(4, serialized(graph, "graph")), None, walltime)
+        graph_def = serialized(graph, "graph")
+        self._writer().add_graph_bytes(graph_def, None, optional_walltime(walltime))
 
     def flush(self) -> None:
         """Returns once every event added so far is written and fsync'd."""

@@ -92,6 +92,18 @@ def _linspace(first: Any, last: Any, count: int, name: str, **kwargs: Any) -> np
         ) from None
 
 
+def histogram_edges(array: np.ndarray, code: str, bins: Any, max_bins: Any) -> Optional[np.ndarray]:
+    """The edges of `add_histogram`'s and `summary.histogram`'s `bins` for `array` (None
+    for torch's default), `max_bins` checked. An empty array goes to the core as it is:
+    the core's histogram constructor is where "no element" is checked."""
+    edges = resolve_edges(bins, array, code) if array.size else None
+    if max_bins is not None and (
+        isinstance(max_bins, bool) or not isinstance(max_bins, int) or max_bins < 1
+    ):
+        raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
+    return edges
+
+
 def resolve_edges(bins: Any, values: np.ndarray, dtype_code: str) -> Optional[np.ndarray]:
     """None for the default edges, else the explicit float64 edges torch would use (a
     contiguous array: the core copies it without building a list of floats)."""

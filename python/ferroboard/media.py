@@ -8,7 +8,7 @@ the background worker.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -92,6 +92,8 @@ def _close_figures(figures: list) -> None:
 
 def _fps(fps: Any) -> float:
     """`fps` as a positive, finite float, with an error naming it."""
+    if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)):
+        raise TypeError(f"fps must be a number, got {describe(fps)}")
     try:
         value = float(fps)
     except OverflowError as exc:
@@ -99,6 +101,57 @@ def _fps(fps: Any) -> float:
     if not (value > 0 and value < float("inf")):
         raise ValueError(f"fps must be a positive, finite number, got {fps!r}")
     return value
+
+
+def number_arg(value: Any, name: str) -> float:
+    """A real number argument (not a bool) as a float, with a TypeError naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {describe(value)}")
+    return float(value)
+
+
+# -- the core's arguments of each kind, shared by the writer and `ferroboard.summary` ----
+
+
+def image_args(img_tensor: Any, dataformats: Any) -> tuple[np.ndarray, str, str]:
+    """(array, dtype code, dataformats) of `add_image`'s and `summary.image`'s input."""
+    return _image_input(img_tensor, _dataformats(dataformats), "img_tensor")
+
+
+def images_args(img_tensor: Any, dataformats: Any) -> tuple[np.ndarray, str, str]:
+    """`add_images`'s input: a 4-D array, or (tensorboardX) a list of 3-D images."""
+    dataformats = _dataformats(dataformats)
+    if isinstance(img_tensor, (list, tuple)) and len(dataformats) == 3:
+        if not img_tensor:
+            raise ValueError("img_tensor: the list has no image")
+        img_tensor = _stack(list(img_tensor), "img_tensor")
+        dataformats = "N" + dataformats
+    return _image_input(img_tensor, dataformats, "img_tensor")
+
+
+def boxes_args(box_tensor: Any, labels: Any) -> tuple[np.ndarray, Optional[list[str]]]:
+    """`add_image_with_boxes`'s boxes as float64 and its labels as strings."""
+    boxes = np.ascontiguousarray(to_numpy(box_tensor, "box_tensor"), dtype=np.float64)
+    if labels is not None:
+        if isinstance(labels, str):
+            labels = [labels]
+        labels = [str(label) for label in labels]
+    return boxes, labels
+
+
+def video_args(vid_tensor: Any, fps: Any, dataformats: Any) -> tuple[np.ndarray, str, str, float]:
+    """(array, dtype code, dataformats, fps) of `add_video`'s input."""
+    dataformats = _dataformats(dataformats)
+    fps_value = _fps(fps)
+    array, code = array_for_core(vid_tensor, "vid_tensor")
+    return array, code, dataformats, fps_value
+
+
+def audio_args(snd_tensor: Any, sample_rate: Any) -> tuple[np.ndarray, str, float]:
+    """(array, dtype code, sample rate) of `add_audio`'s input."""
+    rate = number_arg(sample_rate, "sample_rate")
+    array, code = array_for_core(snd_tensor, "snd_tensor")
+    return array, code, rate
 
 
 class MediaMixin(WriterBase):
@@ -120,7 +173,7 @@ class MediaMixin(WriterBase):
         [0, 255]; uint8 is kept; one channel becomes gray RGB.
         """
         check_tag(tag)
-        array, code, dataformats = _image_input(img_tensor, _dataformats(dataformats), "img_tensor")
+        array, code, dataformats = image_args(img_tensor, dataformats)
         self._core().add_image(
             tag, array, code, dataformats, optional_step(global_step), optional_walltime(walltime)
         )
@@ -139,13 +192,7 @@ class MediaMixin(WriterBase):
         tensorboardX, a list of 3-D images with ``dataformats`` ``CHW`` or ``HWC``.
         """
         check_tag(tag)
-        dataformats = _dataformats(dataformats)
-        if isinstance(img_tensor, (list, tuple)) and len(dataformats) == 3:
-            if not img_tensor:
-                raise ValueError("img_tensor: the list has no image")
-            img_tensor = _stack(list(img_tensor), "img_tensor")
-            dataformats = "N" + dataformats
-        array, code, dataformats = _image_input(img_tensor, dataformats, "img_tensor")
+        array, code, dataformats = images_args(img_tensor, dataformats)
         self._core().add_image(
             tag, array, code, dataformats, optional_step(global_step), optional_walltime(walltime)
         )
@@ -235,19 +282,9 @@ class MediaMixin(WriterBase):
         if unknown:
             raise TypeError(f"add_image_with_boxes() got unexpected arguments {unknown}")
         options.update(kwargs)
-        rescale, labels = options["rescale"], options["labels"]
-        if isinstance(rescale, bool) or not isinstance(
-            rescale, (int, float, np.integer, np.floating)
-        ):
-            raise TypeError(f"rescale must be a number, got {describe(rescale)}")
-        array, code, dataformats = _image_input(
-            img_tensor, _dataformats(options["dataformats"]), "img_tensor"
-        )
-        boxes = np.ascontiguousarray(to_numpy(box_tensor, "box_tensor"), dtype=np.float64)
-        if labels is not None:
-            if isinstance(labels, str):
-                labels = [labels]
-            labels = [str(label) for label in labels]
+        rescale = number_arg(options["rescale"], "rescale")
+        array, code, dataformats = image_args(img_tensor, options["dataformats"])
+        boxes, labels = boxes_args(box_tensor, options["labels"])
         self._core().add_image(
             tag,
             array,
@@ -255,7 +292,7 @@ class MediaMixin(WriterBase):
             dataformats,
             optional_step(global_step),
             optional_walltime(walltime),
-            rescale=float(rescale),
+            rescale=rescale,
             boxes=boxes,
             labels=labels,
         )
@@ -276,16 +313,13 @@ class MediaMixin(WriterBase):
         to a power of two); ``fps`` sets the frame duration.
         """
         check_tag(tag)
-        dataformats = _dataformats(dataformats)
-        if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)):
-            raise TypeError(f"fps must be a number, got {describe(fps)}")
-        array, code = array_for_core(vid_tensor, "vid_tensor")
+        array, code, dataformats, fps_value = video_args(vid_tensor, fps, dataformats)
         self._core().add_video(
             tag,
             array,
             code,
             dataformats,
-            _fps(fps),
+            fps_value,
             optional_step(global_step),
             optional_walltime(walltime),
         )
@@ -304,16 +338,12 @@ class MediaMixin(WriterBase):
         (tensorboardX), values in [-1, 1]; louder values are clipped.
         """
         check_tag(tag)
-        if isinstance(sample_rate, bool) or not isinstance(
-            sample_rate, (int, float, np.integer, np.floating)
-        ):
-            raise TypeError(f"sample_rate must be a number, got {describe(sample_rate)}")
-        array, code = array_for_core(snd_tensor, "snd_tensor")
+        array, code, rate = audio_args(snd_tensor, sample_rate)
         self._core().add_audio(
             tag,
             array,
             code,
-            float(sample_rate),
+            rate,
             optional_step(global_step),
             optional_walltime(walltime),
         )

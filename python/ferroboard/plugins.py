@@ -82,7 +82,7 @@ class PluginsMixin(WriterBase):
             weights_arg,
             weight,
         )
-        self._core().add_pending(pending, optional_step(global_step), optional_walltime(walltime))
+        self._core().add_encoder(pending, optional_step(global_step), optional_walltime(walltime))
 
     def add_pr_curve_raw(
         self,
@@ -112,7 +112,7 @@ class PluginsMixin(WriterBase):
             recall,
         )
         pending = _core.pr_curve_raw_summary(tag, rows, as_num_thresholds(num_thresholds))
-        self._core().add_pending(pending, optional_step(global_step), optional_walltime(walltime))
+        self._core().add_encoder(pending, optional_step(global_step), optional_walltime(walltime))
 
     # -- custom scalars -------------------------------------------------------------------
 
@@ -123,7 +123,7 @@ class PluginsMixin(WriterBase):
         TensorBoard reads one layout per run: call it once per writer.
         """
         pending = _core.custom_scalars_summary(custom_scalars_layout(layout))
-        self._core().add_pending(pending)
+        self._core().add_encoder(pending)
 
     def add_custom_scalars_multilinechart(
         self, tags: list, category: str = "default", title: str = "untitled"
@@ -157,7 +157,7 @@ class PluginsMixin(WriterBase):
         check_tag(tag)
         parts = mesh_parts(vertices, colors, faces)
         pending = _core.mesh_summary(tag, parts, mesh_json_config(config_dict))
-        self._core().add_pending(pending, optional_step(global_step), optional_walltime(walltime))
+        self._core().add_encoder(pending, optional_step(global_step), optional_walltime(walltime))
 
     # -- hparams --------------------------------------------------------------------------
 
@@ -214,9 +214,9 @@ class PluginsMixin(WriterBase):
         writer = FileWriter(logdir or os.path.join(base, str(time.time())))
         try:
             core = writer._writer()
-            core.add_pending(exp, step)
-            core.add_pending(ssi, step)
-            core.add_pending(sei, step)
+            core.add_encoder(exp, step)
+            core.add_encoder(ssi, step)
+            core.add_encoder(sei, step)
             for key, value in zip(metrics, metric_values):
                 core.add_scalar(key, value, step)
         finally:

@@ -8,15 +8,15 @@ that builds summaries itself and passes them to ``FileWriter.add_summary``.
 Each function returns a ``Summary`` proto: TensorBoard's own class
 (``tensorboard.compat.proto.summary_pb2.Summary``) when the ``tensorboard`` package is
 installed, otherwise a small stand-in whose ``SerializeToString()`` gives the same bytes.
-The values are computed by the Rust core, as ``SummaryWriter`` computes them.
+The values are computed by the Rust core, by the same encoders ``SummaryWriter`` queues:
+each function builds the core's encoder for its kind and serializes it at once.
 """
 
 from __future__ import annotations
 
 import numbers
 import struct
-import tempfile
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import numpy as np
 
@@ -38,7 +38,8 @@ from .conversions import (
     tensor_for_core,
     to_numpy,
 )
-from .histogram_bins import resolve_edges
+from .histogram_bins import histogram_edges
+from .media import audio_args, boxes_args, image_args, number_arg, video_args
 
 __all__ = [
     "audio",
@@ -113,51 +114,6 @@ def _proto(data: bytes, name: str = "Summary") -> Any:
     return cls.FromString(data)
 
 
-# -- a minimal protobuf reader (to take fields out of serialized messages) ---------------
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-
-
-def _field(data: bytes, number: int) -> Optional[bytes]:
-    """The last length-delimited field `number` of a serialized message, or None."""
-    pos, found = 0, None
-    while pos < len(data):
-        key, pos = _varint(data, pos)
-        wire = key & 7
-        if wire == 0:
-            _, pos = _varint(data, pos)
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        elif wire == 2:
-            length, pos = _varint(data, pos)
-            if key >> 3 == number:
-                found = data[pos : pos + length]
-            pos += length
-        else:  # pragma: no cover - groups are not used by these messages
-            raise ValueError(f"unsupported wire type {wire}")
-    return found
-
-
-def _first_value_field(summary: bytes, number: int) -> bytes:
-    """Field `number` of the first `Summary.Value` of a serialized Summary."""
-    value = _field(summary, 1)
-    if value is None:
-        raise ValueError("the summary has no value")
-    inner = _field(value, number)
-    return b"" if inner is None else inner
-
-
 # -- scalars, text, histograms, tensors --------------------------------------------------
 
 
@@ -184,29 +140,23 @@ def text(tag: str, text: str) -> Any:
     return _proto(_core.text_summary(tag, text).serialize())
 
 
-def _histogram_bytes(name: str, values: Any, bins: Any, max_bins: Any) -> bytes:
+def _histogram_encoder(name: str, values: Any, bins: Any, max_bins: Any) -> _core.SummaryEncoder:
     check_tag(name, "name")
     array, code = array_for_core(values, "values")
-    if array.size == 0:
-        raise ValueError(f"values: the input has no element (shape {array.shape})")
-    edges = resolve_edges(bins, array, code)
-    if max_bins is not None and (
-        isinstance(max_bins, bool) or not isinstance(max_bins, int) or max_bins < 1
-    ):
-        raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
-    return _core.histogram_summary(name, array, code, edges, max_bins).serialize()
+    edges = histogram_edges(array, code, bins, max_bins)
+    return _core.histogram_summary(name, array, code, edges, max_bins)
 
 
 def histogram(name: str, values: Any, bins: Any, max_bins: Optional[int] = None) -> Any:
     """A histogram summary of `values` with numpy-style `bins` ("tensorflow" for torch's
     default edges)."""
-    return _proto(_histogram_bytes(name, values, bins, max_bins))
+    return _proto(_histogram_encoder(name, values, bins, max_bins).serialize())
 
 
 def make_histogram(values: Any, bins: Any, max_bins: Optional[int] = None) -> Any:
     """The ``HistogramProto`` of `values`."""
-    summary = _histogram_bytes("histogram", values, bins, max_bins)
-    return _proto(_first_value_field(summary, 5), "HistogramProto")
+    encoder = _histogram_encoder("histogram", values, bins, max_bins)
+    return _proto(encoder.serialize("histogram"), "HistogramProto")
 
 
 def histogram_raw(
@@ -334,73 +284,26 @@ def hparams(
     return _proto(exp.serialize()), _proto(ssi.serialize()), _proto(sei.serialize())
 
 
-# -- media (encoded by the core's media code) -------------------------------------------
-
-
-class _Recorder:
-    """Runs `SummaryWriter`'s media methods against one core writer."""
-
-    def __init__(self, core: Any) -> None:
-        self._writer_core = core
-
-    def _core(self) -> Any:
-        return self._writer_core
-
-
-def _media_recorder_class() -> type:
-    from .media import MediaMixin
-
-    return type("_MediaRecorder", (_Recorder, MediaMixin), {})
-
-
-class _RescalingCore:
-    """Passes `rescale` to the core's add_image (the writer's add_image has no such
-    argument)."""
-
-    def __init__(self, core: Any, rescale: float) -> None:
-        self._inner = core
-        self._rescale = rescale
-
-    def add_image(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs.setdefault("rescale", self._rescale)
-        return self._inner.add_image(*args, **kwargs)
-
-
-def _capture(call: Callable[[Any], None]) -> bytes:
-    """The Summary of the one event `call(writer)` writes, encoded by the core's worker
-    (through a private event file, removed afterwards)."""
-    with tempfile.TemporaryDirectory(prefix="ferroboard-summary-") as tmp:
-        core = _core.EventWriter(tmp, "", 10, 120.0)
-        try:
-            call(core)
-        finally:
-            core.close()
-        records, status = _core.read_records(core.path)
-    if status != "clean" or len(records) < 2:
-        raise RuntimeError(f"ferroboard: could not encode the summary ({status})")
-    summary = _field(records[-1], 5)
-    if summary is None:
-        raise RuntimeError("ferroboard: the encoded event holds no summary")
-    return summary
-
-
-def _media(method: str, *args: Any, core_rescale: Any = 1, **kwargs: Any) -> bytes:
-    """Runs the writer's media `method` and returns its Summary; `core_rescale` is given
-    to the core's add_image (for methods that do not take `rescale` themselves)."""
-    recorder_class = _media_recorder_class()
-    rescale = scalar_to_float(core_rescale, "rescale")
-
-    def call(core: Any) -> None:
-        target = core if rescale == 1 else _RescalingCore(core, rescale)
-        getattr(recorder_class(target), method)(*args, **kwargs)
-
-    return _capture(call)
+# -- media --------------------------------------------------------------------------------
 
 
 def image(tag: str, tensor: Any, rescale: float = 1, dataformats: str = "NCHW") -> Any:
     """An image summary (a grid for a batch); `dataformats` as in torch ("NCHW" by
     default here, as in torch's function)."""
-    return _proto(_media("add_image", tag, tensor, dataformats=dataformats, core_rescale=rescale))
+    scale = scalar_to_float(rescale, "rescale")
+    check_tag(tag)
+    array, code, formats = image_args(tensor, dataformats)
+    return _proto(_core.image_summary(tag, array, code, formats, scale).serialize())
+
+
+def _image_with_boxes(
+    tag: str, tensor: Any, boxes: Any, rescale: Any, dataformats: str, labels: Any
+) -> _core.SummaryEncoder:
+    check_tag(tag)
+    scale = number_arg(rescale, "rescale")
+    array, code, formats = image_args(tensor, dataformats)
+    box_array, names = boxes_args(boxes, labels)
+    return _core.image_summary(tag, array, code, formats, scale, box_array, names)
 
 
 def image_boxes(
@@ -412,34 +315,19 @@ def image_boxes(
     labels: Any = None,
 ) -> Any:
     """An image summary with boxes (N, 4) drawn on it."""
-    return _proto(
-        _media(
-            "add_image_with_boxes",
-            tag,
-            tensor_image,
-            tensor_boxes,
-            rescale=rescale,
-            dataformats=dataformats,
-            labels=labels,
-        )
-    )
+    encoder = _image_with_boxes(tag, tensor_image, tensor_boxes, rescale, dataformats, labels)
+    return _proto(encoder.serialize())
 
 
 def make_image(tensor: Any, rescale: float = 1, rois: Any = None, labels: Any = None) -> Any:
     """The ``Summary.Image`` of an HWC image (with `rois` boxes drawn, if given)."""
     if rois is None:
-        summary = _media("add_image", "image", tensor, dataformats="HWC", core_rescale=rescale)
+        scale = scalar_to_float(rescale, "rescale")
+        array, code, formats = image_args(tensor, "HWC")
+        encoder = _core.image_summary("image", array, code, formats, scale)
     else:
-        summary = _media(
-            "add_image_with_boxes",
-            "image",
-            tensor,
-            rois,
-            rescale=rescale,
-            dataformats="HWC",
-            labels=labels,
-        )
-    return _proto(_first_value_field(summary, 4), "Image")
+        encoder = _image_with_boxes("image", tensor, rois, rescale, "HWC", labels)
+    return _proto(encoder.serialize("image"), "Image")
 
 
 def draw_boxes(disp_image: Any, boxes: Any, labels: Any = None) -> Any:
@@ -474,7 +362,9 @@ def draw_boxes(disp_image: Any, boxes: Any, labels: Any = None) -> Any:
 
 def video(tag: str, tensor: Any, fps: float = 4) -> Any:
     """A video summary (animated GIF) of an (N, T, C, H, W) tensor."""
-    return _proto(_media("add_video", tag, tensor, fps=fps))
+    check_tag(tag)
+    array, code, formats, fps_value = video_args(tensor, fps, "NTCHW")
+    return _proto(_core.video_summary(tag, array, code, formats, fps_value).serialize())
 
 
 def make_video(tensor: Any, fps: float) -> Any:
@@ -482,13 +372,16 @@ def make_video(tensor: Any, fps: float) -> Any:
     arr = to_numpy(tensor, "tensor")
     if arr.ndim != 4:
         raise ValueError(f"tensor must have shape (T, H, W, C), got {arr.shape}")
-    summary = _media("add_video", "video", arr[np.newaxis], fps=fps, dataformats="NTHWC")
-    return _proto(_first_value_field(summary, 4), "Image")
+    array, code, formats, fps_value = video_args(arr[np.newaxis], fps, "NTHWC")
+    encoder = _core.video_summary("video", array, code, formats, fps_value)
+    return _proto(encoder.serialize("image"), "Image")
 
 
 def audio(tag: str, tensor: Any, sample_rate: int = 44100) -> Any:
     """An audio summary (16-bit WAV) of samples in [-1, 1]."""
-    return _proto(_media("add_audio", tag, tensor, sample_rate=sample_rate))
+    check_tag(tag)
+    array, code, rate = audio_args(tensor, sample_rate)
+    return _proto(_core.audio_summary(tag, array, code, rate).serialize())
 
 
 # -- torch's helpers ----------------------------------------------------------------------

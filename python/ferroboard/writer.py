@@ -31,7 +31,7 @@ from .conversions import (
     tensor_for_core,
 )
 from .file_writer import DEFAULT_MAX_PENDING_BYTES, FileWriter, PathLike, reject_remote
-from .histogram_bins import DEFAULT_BINS, default_bins, resolve_edges
+from .histogram_bins import DEFAULT_BINS, default_bins, histogram_edges
 from .media import MediaMixin
 from .plugins import PluginsMixin
 
@@ -278,15 +278,11 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         """
         check_tag(tag)
         array, code = array_for_core(values, "values")
-        if array.size == 0:
-            raise ValueError(f"values: the input has no element (shape {array.shape})")
-        if array.dtype.kind == "f" and np.isnan(array.flat[0]) and np.isnan(array).all():
+        if array.size and array.dtype.kind == "f" and np.isnan(array.flat[0]):
             # Only a NaN first element pays for the full check.
-            raise ValueError(f"values: all {array.size} values are NaN; nothing to bin")
-        edges = resolve_edges(bins, array, code)
-        if max_bins is not None:
-            if isinstance(max_bins, bool) or not isinstance(max_bins, int) or max_bins < 1:
-                raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
+            if np.isnan(array).all():
+                raise ValueError(f"values: all {array.size} values are NaN; nothing to bin")
+        edges = histogram_edges(array, code, bins, max_bins)
         self._core().add_histogram(
             tag,
             array,

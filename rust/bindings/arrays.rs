@@ -1,11 +1,27 @@
-//! Copying a caller's array (anything exporting a C-contiguous buffer) into a `RawArray`.
+//! Extracting arguments: a caller's array (anything exporting a C-contiguous buffer)
+//! copied into a `RawArray`, and strings Rust can hold.
 
-use pyo3::exceptions::PyValueError;
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 
 use crate::error::FerroError;
 use crate::summary::raw_array::{DType, RawArray};
+
+/// `value` as UTF-8 (borrowed when Python already holds it so); a lone surrogate is an
+/// error naming the argument, never a panic.
+pub fn text_arg<'a>(
+    value: &'a Bound<'_, PyString>,
+    name: &str,
+) -> PyResult<std::borrow::Cow<'a, str>> {
+    value.to_cow().map_err(|_| {
+        FerroError::NotUnicode {
+            arg: name.to_owned(),
+            repr: value.repr().map(|r| r.to_string()).unwrap_or_default(),
+        }
+        .into()
+    })
+}
 
 /// Arrays larger than this are copied with the GIL released.
 const COPY_WITHOUT_GIL_BYTES: usize = 1 << 20;
@@ -92,13 +108,14 @@ impl BufferView {
         };
         if rc != 0 {
             let cause = PyErr::fetch(obj.py());
-            let err = PyValueError::new_err(format!(
-                "{arg_name}: expected a C-contiguous array, got {}",
-                obj.get_type()
+            let err = PyErr::from(FerroError::NotContiguous {
+                arg: arg_name.to_owned(),
+                type_name: obj
+                    .get_type()
                     .name()
                     .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ));
+                    .unwrap_or_default(),
+            });
             err.set_cause(obj.py(), Some(cause));
             return Err(err);
         }

@@ -8,7 +8,10 @@ use crate::error::FerroError;
 impl From<FerroError> for PyErr {
     fn from(err: FerroError) -> PyErr {
         match &err {
-            FerroError::InvalidArgument(_) => PyValueError::new_err(err.to_string()),
+            FerroError::InvalidArgument(_)
+            | FerroError::NotUnicode { .. }
+            | FerroError::NotContiguous { .. } => PyValueError::new_err(err.to_string()),
+            FerroError::AlreadyUsed => PyRuntimeError::new_err(err.to_string()),
             FerroError::Io { source, .. } => match source.raw_os_error() {
                 // OSError(errno, message, filename) lets Python pick the subclass
                 // (FileNotFoundError, PermissionError, ...) and keeps `.filename`.

@@ -1,110 +1,41 @@
-//! `ferroboard._core.EventWriter`: one event file and its background worker.
+//! `ferroboard._core.EventWriter`: one event file and its background worker. Every
+//! method of the class is here; each builds its job with the builders of `summaries.rs`
+//! (or the core's event constructors) and queues it.
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use super::arrays::copy_array;
-use crate::format::event_file::now_secs;
-use crate::format::proto::{Event, EventWhat, HistogramProto, SessionLog, SessionStatus};
-use crate::runtime::writer::{EventWriter, WriterConfig};
-use crate::summary::histogram::Bins;
-use crate::summary::job::{HistogramJob, Job, JobKind, Tag, TensorJob};
-
-/// Default byte budget for accepted-but-unwritten work before callers block (exported to
-/// Python as `_core.DEFAULT_MAX_PENDING_BYTES`, so it is defined once).
-pub const DEFAULT_MAX_PENDING_BYTES: usize = 1 << 30;
+use super::arrays::text_arg;
+use super::summaries::{self, PySummaryEncoder};
+use crate::format::event_file::purge_markers;
+use crate::format::proto::{check_serialized, Event, Summary};
+use crate::runtime::writer::{EventWriter, WriterConfig, DEFAULT_MAX_PENDING_BYTES};
+use crate::summary::graph::{graph_events, serialized_graph_events, AttrKind, AttrSpec, NodeSpec};
+use crate::summary::job::{Job, JobKind};
 
 #[pyclass(name = "EventWriter", module = "ferroboard._core", frozen)]
 pub struct PyEventWriter {
     inner: EventWriter,
 }
 
-pub(crate) fn text_arg<'a>(
-    value: &'a Bound<'_, PyString>,
-    name: &str,
-) -> PyResult<std::borrow::Cow<'a, str>> {
-    value.to_cow().map_err(|_| {
-        PyValueError::new_err(format!(
-            "{name} must be valid Unicode (no lone surrogates), got {}",
-            value.repr().map(|r| r.to_string()).unwrap_or_default()
-        ))
-    })
-}
-
-fn wall_time(walltime: Option<f64>) -> PyResult<f64> {
-    match walltime {
-        None => Ok(now_secs()),
-        Some(w) if w.is_finite() => Ok(w),
-        Some(w) => Err(PyValueError::new_err(format!(
-            "walltime must be a finite number of seconds, got {w}"
-        ))),
-    }
-}
-
-/// `add_histogram`'s bins: torch's default edges (None) or checked explicit edges,
-/// a float64 array (copied fallibly: a MemoryError, never an abort, when it does not fit).
-pub(crate) fn histogram_bins(py: Python<'_>, edges: Option<&Bound<'_, PyAny>>) -> PyResult<Bins> {
-    let Some(edges) = edges else {
-        return Ok(Bins::Default);
-    };
-    let e = crate::runtime::fallible::to_vec(
-        copy_array(py, edges, "f8", "bins")?.typed::<f64>(),
-        "bins",
-    )?;
-    if e.len() < 2 || e.iter().any(|v| v.is_nan()) || e.windows(2).any(|w| w[0] > w[1]) {
-        return Err(PyValueError::new_err(
-            "bins must increase monotonically and have at least 2 edges",
-        ));
-    }
-    Ok(Bins::Edges(e))
-}
-
-/// `add_histogram_raw`'s proto from `[min, max, num, sum, sum_squares]` and buckets.
-pub(crate) fn raw_histogram(
-    stats: [f64; 5],
-    bucket_limits: Vec<f64>,
-    bucket_counts: Vec<f64>,
-) -> PyResult<HistogramProto> {
-    if bucket_limits.len() != bucket_counts.len() {
-        return Err(PyValueError::new_err(format!(
-            "len(bucket_limits) != len(bucket_counts): {} != {}",
-            bucket_limits.len(),
-            bucket_counts.len()
-        )));
-    }
-    let [min, max, num, sum, sum_squares] = stats;
-    Ok(HistogramProto {
-        min,
-        max,
-        num,
-        sum,
-        sum_squares,
-        bucket_limit: bucket_limits,
-        bucket: bucket_counts,
-    })
-}
+/// A graph node from Python: `(name, op, inputs, [(key, kind, value)])`.
+type NodeArg<'py> = (
+    String,
+    String,
+    Vec<String>,
+    Vec<(String, String, Bound<'py, PyAny>)>,
+);
 
 impl PyEventWriter {
-    /// Events of this many bytes or more are rejected (2 GiB; lower in tests).
-    pub(crate) fn max_event_bytes(&self) -> usize {
-        self.inner.max_event_bytes()
-    }
-
     /// Enqueues `kind`; blocks (without the GIL) only while the byte budget is full.
-    /// Other binding modules add their `#[pymethods]` blocks on top of this.
-    pub(crate) fn submit(
+    fn submit(
         &self,
         py: Python<'_>,
         step: Option<i64>,
         walltime: Option<f64>,
         kind: JobKind,
     ) -> PyResult<()> {
-        let job = Job {
-            step,
-            wall_time: wall_time(walltime)?,
-            kind,
-        };
+        let job = Job::new(step, walltime, kind)?;
         // No poison record: an event protocol buffers cannot read is never queued.
         crate::summary::limits::check_job(&job, self.inner.max_event_bytes())?;
         match self.inner.try_submit(job)? {
@@ -112,6 +43,20 @@ impl PyEventWriter {
             Some(job) => py.detach(|| self.inner.submit_blocking(job))?,
         }
         self.warn_notices(py)
+    }
+
+    /// Queues `events` with one wall time (now when None).
+    fn submit_events(
+        &self,
+        py: Python<'_>,
+        events: Vec<Event>,
+        walltime: Option<f64>,
+    ) -> PyResult<()> {
+        let walltime = Some(walltime.unwrap_or_else(crate::format::event_file::now_secs));
+        for event in events {
+            self.submit(py, None, walltime, JobKind::Event(Box::new(event)))?;
+        }
+        Ok(())
     }
 
     /// Turns the writer's notices (file replaced, event dropped) into Python warnings.
@@ -130,18 +75,6 @@ impl PyEventWriter {
     }
 }
 
-/// Rejects serialized protos that readers would reject: they must parse, and every
-/// string field must be valid UTF-8 (TensorBoard's Python reader raises on one that is
-/// not, and rustboard drops the rest of the file).
-fn check_proto<M: prost::Message + Default>(bytes: &[u8], name: &str) -> PyResult<()> {
-    M::decode(bytes).map(|_| ()).map_err(|e| {
-        PyValueError::new_err(format!(
-            "{name}: not a valid serialized protocol buffer of that type ({e}); nothing \
-             was written"
-        ))
-    })
-}
-
 #[pymethods]
 impl PyEventWriter {
     #[new]
@@ -157,11 +90,6 @@ impl PyEventWriter {
         // Checked here rather than extracted as PathBuf: a lone surrogate must become a
         // ValueError naming the argument, never a panic.
         let logdir = std::path::PathBuf::from(text_arg(logdir, "log_dir")?.into_owned());
-        if flush_secs.is_nan() || flush_secs <= 0.0 {
-            return Err(PyValueError::new_err(format!(
-                "flush_secs must be a positive number, got {flush_secs}"
-            )));
-        }
         let config = WriterConfig {
             dir: logdir,
             filename_suffix: filename_suffix.to_owned(),
@@ -192,18 +120,8 @@ impl PyEventWriter {
         new_style: bool,
         double_precision: bool,
     ) -> PyResult<()> {
-        let tag = Tag::from(text_arg(tag, "tag")?.as_ref());
-        self.submit(
-            py,
-            step,
-            walltime,
-            JobKind::Scalar {
-                tag,
-                value,
-                new_style,
-                double_precision,
-            },
-        )
+        let job = summaries::scalar(tag, value, new_style, double_precision)?;
+        self.submit(py, step, walltime, job.into_kind())
     }
 
     #[pyo3(signature = (tag, text, step=None, walltime=None))]
@@ -215,9 +133,8 @@ impl PyEventWriter {
         step: Option<i64>,
         walltime: Option<f64>,
     ) -> PyResult<()> {
-        let tag = text_arg(tag, "tag")?.into_owned();
-        let text = text_arg(text, "text_string")?.into_owned();
-        self.submit(py, step, walltime, JobKind::Text { tag, text })
+        let job = summaries::text(tag, text)?;
+        self.submit(py, step, walltime, job.into_kind())
     }
 
     /// `values` is C-contiguous with element type `dtype` (numpy's code without byte
@@ -235,23 +152,8 @@ impl PyEventWriter {
         step: Option<i64>,
         walltime: Option<f64>,
     ) -> PyResult<()> {
-        let tag = text_arg(tag, "tag")?.into_owned();
-        let values = copy_array(py, values, dtype, "values")?;
-        if values.is_empty() {
-            return Err(PyValueError::new_err("values: the input has no element"));
-        }
-        let bins = histogram_bins(py, edges)?;
-        self.submit(
-            py,
-            step,
-            walltime,
-            JobKind::Histogram(Box::new(HistogramJob {
-                tag,
-                values,
-                bins,
-                max_bins,
-            })),
-        )
+        let job = summaries::histogram(py, tag, values, dtype, edges, max_bins)?;
+        self.submit(py, step, walltime, job.into_kind())
     }
 
     #[pyo3(signature = (tag, min, max, num, sum, sum_squares, bucket_limits, bucket_counts, step=None, walltime=None))]
@@ -270,15 +172,17 @@ impl PyEventWriter {
         step: Option<i64>,
         walltime: Option<f64>,
     ) -> PyResult<()> {
-        let tag = text_arg(tag, "tag")?.into_owned();
-        let stats = [min, max, num, sum, sum_squares];
-        let proto = raw_histogram(stats, bucket_limits, bucket_counts)?;
-        self.submit(
-            py,
-            step,
-            walltime,
-            JobKind::HistogramRaw(Box::new((tag, proto))),
-        )
+        let job = summaries::histogram_raw(
+            tag,
+            min,
+            max,
+            num,
+            sum,
+            sum_squares,
+            bucket_limits,
+            bucket_counts,
+        )?;
+        self.submit(py, step, walltime, job.into_kind())
     }
 
     /// `complex`: `values` are float32/float64 (real, imaginary) pairs on a last axis of 2.
@@ -294,14 +198,97 @@ impl PyEventWriter {
         walltime: Option<f64>,
         complex: bool,
     ) -> PyResult<()> {
-        let tag = text_arg(tag, "tag")?.into_owned();
-        let values = copy_array(py, values, dtype, "tensor")?;
-        let job = TensorJob {
+        let job = summaries::tensor(py, tag, values, dtype, complex)?;
+        self.submit(py, step, walltime, job.into_kind())
+    }
+
+    /// An image or a grid of images. `img_tensor` is C-contiguous with element type
+    /// `dtype`; `dataformats` names its axes (`CHW`, `HWC`, `HW`, `NCHW`, ... any
+    /// order). `boxes`: float64 `(N, 4)` (x_min, y_min, x_max, y_max), drawn in red
+    /// with `labels` (one per box). `drop_alpha`: the array is an RGBA rendering whose
+    /// alpha is not written (figures).
+    #[pyo3(signature = (tag, img_tensor, dtype, dataformats="CHW", step=None, walltime=None, rescale=1.0, boxes=None, labels=None, drop_alpha=false, arg_name="img_tensor"))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_image(
+        &self,
+        py: Python<'_>,
+        tag: &Bound<'_, PyString>,
+        img_tensor: &Bound<'_, PyAny>,
+        dtype: &str,
+        dataformats: &str,
+        step: Option<i64>,
+        walltime: Option<f64>,
+        rescale: f64,
+        boxes: Option<&Bound<'_, PyAny>>,
+        labels: Option<Vec<String>>,
+        drop_alpha: bool,
+        arg_name: &str,
+    ) -> PyResult<()> {
+        let job = summaries::image(
+            py,
             tag,
-            values,
-            complex,
-        };
-        self.submit(py, step, walltime, JobKind::Tensor(Box::new(job)))
+            img_tensor,
+            dtype,
+            dataformats,
+            rescale,
+            boxes,
+            labels,
+            drop_alpha,
+            arg_name,
+            self.inner.max_event_bytes(),
+        )?;
+        self.submit(py, step, walltime, job.into_kind())
+    }
+
+    /// A video as an animated GIF: `vid_tensor` is 5-D with axes named by
+    /// `dataformats` (a permutation of NTCHW).
+    #[pyo3(signature = (tag, vid_tensor, dtype, dataformats="NTCHW", fps=4.0, step=None, walltime=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_video(
+        &self,
+        py: Python<'_>,
+        tag: &Bound<'_, PyString>,
+        vid_tensor: &Bound<'_, PyAny>,
+        dtype: &str,
+        dataformats: &str,
+        fps: f64,
+        step: Option<i64>,
+        walltime: Option<f64>,
+    ) -> PyResult<()> {
+        let limit = self.inner.max_event_bytes();
+        let job = summaries::video(py, tag, vid_tensor, dtype, dataformats, fps, limit)?;
+        self.submit(py, step, walltime, job.into_kind())
+    }
+
+    /// Audio as a PCM16 WAV: `(L,)`, `(1, L)` (any size-1 axes) mono, or `(L, 2)`
+    /// stereo, values in [-1, 1] (clipped).
+    #[pyo3(signature = (tag, snd_tensor, dtype, sample_rate=44100.0, step=None, walltime=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn add_audio(
+        &self,
+        py: Python<'_>,
+        tag: &Bound<'_, PyString>,
+        snd_tensor: &Bound<'_, PyAny>,
+        dtype: &str,
+        sample_rate: f64,
+        step: Option<i64>,
+        walltime: Option<f64>,
+    ) -> PyResult<()> {
+        let job = summaries::audio(py, tag, snd_tensor, dtype, sample_rate)?;
+        self.submit(py, step, walltime, job.into_kind())
+    }
+
+    /// Queues a summary built by one of the module's `*_summary` functions.
+    #[pyo3(signature = (encoder, step=None, walltime=None))]
+    fn add_encoder(
+        &self,
+        py: Python<'_>,
+        encoder: &PySummaryEncoder,
+        step: Option<i64>,
+        walltime: Option<f64>,
+    ) -> PyResult<()> {
+        let job = encoder.take()?;
+        self.submit(py, step, walltime, job.into_kind())
     }
 
     /// A serialized `Summary` proto (from torch's, tensorboardX's or any protobuf).
@@ -313,7 +300,7 @@ impl PyEventWriter {
         step: Option<i64>,
         walltime: Option<f64>,
     ) -> PyResult<()> {
-        check_proto::<crate::format::proto::Summary>(&summary, "summary")?;
+        check_serialized::<Summary>(&summary, "summary")?;
         self.submit(py, step, walltime, JobKind::SummaryBytes(summary))
     }
 
@@ -326,28 +313,61 @@ impl PyEventWriter {
         step: Option<i64>,
         walltime: Option<f64>,
     ) -> PyResult<()> {
-        check_proto::<Event>(&event, "event")?;
+        check_serialized::<Event>(&event, "event")?;
         self.submit(py, step, walltime, JobKind::EventBytes(event))
     }
 
-    /// torch's `purge_step` markers: a file-version event and a SessionLog START, both
-    /// at `step`, which make TensorBoard hide older events with larger steps.
+    /// torch's `purge_step` markers, which make TensorBoard hide older events with
+    /// larger steps.
     fn add_purge_markers(&self, py: Python<'_>, step: i64) -> PyResult<()> {
-        let version = Event {
-            step,
-            what: Some(EventWhat::FileVersion("brain.Event:2".into())),
-            ..Default::default()
-        };
-        let start = Event {
-            step,
-            what: Some(EventWhat::SessionLog(SessionLog {
-                status: SessionStatus::Start as i32,
-                ..Default::default()
-            })),
-            ..Default::default()
-        };
-        self.submit(py, None, None, JobKind::Event(Box::new(version)))?;
-        self.submit(py, None, None, JobKind::Event(Box::new(start)))
+        self.submit_events(py, purge_markers(step).into(), None)
+    }
+
+    /// A graph: `nodes` are `(name, op, inputs, [(key, kind, value)])` with kind
+    /// "s" (bytes), "type" (int), "shape" (dims) or "shapes" (list of dims). With
+    /// `run_metadata`, torch's "step1" RunMetadata event follows the GraphDef event.
+    #[pyo3(signature = (nodes, run_metadata=true, walltime=None))]
+    fn add_graph_nodes(
+        &self,
+        py: Python<'_>,
+        nodes: Vec<NodeArg<'_>>,
+        run_metadata: bool,
+        walltime: Option<f64>,
+    ) -> PyResult<()> {
+        let mut specs = Vec::with_capacity(nodes.len());
+        for (name, op, input, attrs) in nodes {
+            let mut attr = Vec::with_capacity(attrs.len());
+            for (key, kind, value) in attrs {
+                let spec = match AttrKind::from_name(&kind, &name)? {
+                    AttrKind::S => AttrSpec::S(value.extract()?),
+                    AttrKind::Type => AttrSpec::Type(value.extract()?),
+                    AttrKind::Shape => AttrSpec::Shape(value.extract()?),
+                    AttrKind::ShapeList => AttrSpec::ShapeList(value.extract()?),
+                };
+                attr.push((key, spec));
+            }
+            specs.push(NodeSpec {
+                name,
+                op,
+                input,
+                attr,
+            });
+        }
+        self.submit_events(py, graph_events(&specs, run_metadata), walltime)
+    }
+
+    /// A serialized `GraphDef` event and, if given, the serialized `RunMetadata`
+    /// tagged "step1" (torch's `FileWriter.add_graph` / `add_onnx_graph`).
+    #[pyo3(signature = (graph_def, run_metadata=None, walltime=None))]
+    fn add_graph_bytes(
+        &self,
+        py: Python<'_>,
+        graph_def: Vec<u8>,
+        run_metadata: Option<Vec<u8>>,
+        walltime: Option<f64>,
+    ) -> PyResult<()> {
+        let events = serialized_graph_events(graph_def, run_metadata);
+        self.submit_events(py, events, walltime)
     }
 
     /// Returns when every event accepted before the call is written and fsync'd.
@@ -377,8 +397,8 @@ impl PyEventWriter {
     }
 
     /// Events of this many bytes or more are rejected (2 GiB; lower in tests).
-    #[getter(max_event_bytes)]
-    fn py_max_event_bytes(&self) -> usize {
+    #[getter]
+    fn max_event_bytes(&self) -> usize {
         self.inner.max_event_bytes()
     }
 }

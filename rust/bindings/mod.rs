@@ -1,14 +1,25 @@
 //! The Python module `ferroboard._core`. PyO3 appears only under this directory.
 //!
-//! Every method follows the same path: borrow the caller's data, copy it, release the
-//! GIL only when there is something slow to wait for, enqueue.
+//! Bindings only extract, copy and call: borrow the caller's data, copy it, call the
+//! core's constructor for the job (which validates it and returns `FerroError`, turned
+//! into a Python exception in `errors.rs` only), release the GIL when there is something
+//! slow to wait for, enqueue.
+//!
+//! - `arrays`: argument extraction (buffers copied into `RawArray`s, strings);
+//! - `summaries`: one builder per summary kind, the `SummaryEncoder` class and the
+//!   `*_summary` functions of `ferroboard.summary`;
+//! - `event_writer`: the `EventWriter` class (every method in that one file);
+//! - `embedding`: the `EmbeddingWriter` class and the projector file formats;
+//! - `media`: PNG encoding, box drawing and PR-curve counts run now;
+//! - `reader`: reading event files back.
 
 mod arrays;
+mod embedding;
 mod errors;
 mod event_writer;
 mod media;
-mod plugins;
 mod reader;
+mod summaries;
 
 use pyo3::prelude::*;
 
@@ -23,9 +34,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_EVENT_BYTES", crate::summary::limits::MAX_EVENT_BYTES)?;
     m.add(
         "DEFAULT_MAX_PENDING_BYTES",
-        event_writer::DEFAULT_MAX_PENDING_BYTES,
+        crate::runtime::writer::DEFAULT_MAX_PENDING_BYTES,
     )?;
-    plugins::register(m)?;
+    summaries::register(m)?;
+    embedding::register(m)?;
     media::register(m)?;
     // Whether this build honours FERROBOARD_FAULTS (test builds only; see rust/runtime/faults.rs).
     m.add("FAULT_INJECTION", crate::runtime::faults::ENABLED)?;

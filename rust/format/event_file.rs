@@ -15,12 +15,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use prost::Message;
 
-use crate::format::proto::{Event, EventWhat, SourceMetadata};
+use crate::format::proto::{Event, EventWhat, SessionLog, SessionStatus, SourceMetadata};
 use crate::format::tf_record::append_record;
 use crate::runtime::faults::{Action, Faults, Op};
 
 /// torch's process-wide writer counter (`_global_uid`), the last part of a file name.
 static FILE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The file version of the first event (and of `purge_step`'s marker).
+const FILE_VERSION: &str = "brain.Event:2";
 
 /// The writer name torch records in each file's first event.
 pub const SOURCE_WRITER: &str = "tensorboard.summary.writer.event_file_writer";
@@ -30,6 +33,25 @@ pub fn now_secs() -> f64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// torch's `purge_step` markers: a file-version event and a SessionLog START, both at
+/// `step`, which make TensorBoard hide older events with larger steps.
+pub fn purge_markers(step: i64) -> [Event; 2] {
+    let version = Event {
+        step,
+        what: Some(EventWhat::FileVersion(FILE_VERSION.into())),
+        ..Default::default()
+    };
+    let start = Event {
+        step,
+        what: Some(EventWhat::SessionLog(SessionLog {
+            status: SessionStatus::Start as i32,
+            ..Default::default()
+        })),
+        ..Default::default()
+    };
+    [version, start]
 }
 
 fn host_name() -> String {
@@ -155,7 +177,7 @@ impl EventFile {
         let event = Event {
             wall_time,
             step: 0,
-            what: Some(EventWhat::FileVersion("brain.Event:2".into())),
+            what: Some(EventWhat::FileVersion(FILE_VERSION.into())),
             source_metadata: Some(SourceMetadata {
                 writer: SOURCE_WRITER.into(),
             }),

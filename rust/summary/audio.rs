@@ -6,15 +6,52 @@
 
 use crate::error::FerroError;
 use crate::format::proto::{summary_value, SummaryAudio, SummaryValue};
+use crate::summary::image::shape_text;
 use crate::summary::job::ValueEncoder;
 use crate::summary::raw_array::{DType, RawArray};
 
 /// An audio summary: `samples` holds `frames * channels` values, frame-major.
 pub struct AudioJob {
-    pub tag: String,
-    pub samples: RawArray,
-    pub channels: usize,
-    pub sample_rate: f64,
+    tag: String,
+    samples: RawArray,
+    channels: usize,
+    sample_rate: f64,
+}
+
+impl AudioJob {
+    /// `samples`: `(L,)`, `(1, L)` (any size-1 axes) mono, or `(L, 2)` stereo.
+    pub fn new(tag: String, samples: RawArray, sample_rate: f64) -> Result<AudioJob, FerroError> {
+        if !(sample_rate.is_finite() && sample_rate.round_ties_even() >= 1.0 && sample_rate < 4.3e9)
+        {
+            return Err(FerroError::InvalidArgument(format!(
+                "sample_rate must be a positive number of samples per second, got {sample_rate}"
+            )));
+        }
+        let shape = &samples.shape;
+        let squeezed: Vec<i64> = shape.iter().copied().filter(|&d| d != 1).collect();
+        let channels = match squeezed.as_slice() {
+            _ if samples.is_empty() => {
+                return Err(FerroError::InvalidArgument(format!(
+                    "snd_tensor has no samples: shape {}",
+                    shape_text(shape)
+                )))
+            }
+            [] | [_] => 1,
+            [_, 2] => 2,
+            _ => {
+                return Err(FerroError::InvalidArgument(format!(
+                "snd_tensor must be (L,) or (1, L) for mono, or (L, 2) for stereo, got shape {}",
+                shape_text(shape)
+            )))
+            }
+        };
+        Ok(AudioJob {
+            tag,
+            samples,
+            channels,
+            sample_rate,
+        })
+    }
 }
 
 impl ValueEncoder for AudioJob {

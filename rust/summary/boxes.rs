@@ -12,6 +12,10 @@
 //! on a filled red box above the bottom-left corner. Fonts differ between installations,
 //! so labels use a built-in 6x10 bitmap font with the same placement rules instead.
 
+use crate::error::FerroError;
+use crate::summary::image::shape_text;
+use crate::summary::raw_array::RawArray;
+
 /// The boxes (x_min, y_min, x_max, y_max in pixels) and optional label per box.
 pub struct Boxes {
     pub coords: Vec<[f64; 4]>,
@@ -19,6 +23,40 @@ pub struct Boxes {
 }
 
 impl Boxes {
+    /// `add_image_with_boxes`'s `box_tensor`: float64 `(N, 4)`, `(4,)` for one box or
+    /// `(0,)` for none. torch drops `labels` whose count differs from the boxes'.
+    pub fn for_image(coords: &RawArray, labels: Option<Vec<String>>) -> Result<Boxes, FerroError> {
+        let n = match coords.shape.as_slice() {
+            [n, 4] => *n as usize,
+            [4] => 1,
+            [0] => 0,
+            other => {
+                return Err(FerroError::InvalidArgument(format!(
+                    "box_tensor must have shape (N, 4) (x_min, y_min, x_max, y_max), got {}",
+                    shape_text(other)
+                )))
+            }
+        };
+        Ok(Boxes {
+            coords: rows(coords, n),
+            labels: labels.filter(|l| l.len() == n),
+        })
+    }
+
+    /// `summary.draw_boxes`'s `boxes`: float64 `(N, 4)` exactly.
+    pub fn exact(coords: &RawArray, labels: Option<Vec<String>>) -> Result<Boxes, FerroError> {
+        match coords.shape.as_slice() {
+            [n, 4] => Ok(Boxes {
+                coords: rows(coords, *n as usize),
+                labels,
+            }),
+            other => Err(FerroError::InvalidArgument(format!(
+                "boxes must have shape (N, 4), got {}",
+                shape_text(other)
+            ))),
+        }
+    }
+
     pub fn cost(&self) -> usize {
         32 * self.coords.len()
             + self
@@ -26,6 +64,16 @@ impl Boxes {
                 .as_ref()
                 .map_or(0, |l| l.iter().map(|s| s.len() + 24).sum())
     }
+}
+
+/// The first `n` rows of a float64 `(N, 4)` array.
+fn rows(coords: &RawArray, n: usize) -> Vec<[f64; 4]> {
+    coords
+        .typed::<f64>()
+        .chunks_exact(4)
+        .take(n)
+        .map(|c| [c[0], c[1], c[2], c[3]])
+        .collect()
 }
 
 /// PIL's colours for `"red"` and `"black"` in an image with `channels` channels

@@ -6,6 +6,8 @@
 
 use prost::Message;
 
+use crate::error::FerroError;
+
 use crate::format::proto::graph::{
     attr_value, AttrValue, DeviceStepStats, GraphDef, ListValue, NodeDef, RunMetadata, StepStats,
     VersionDef,
@@ -16,6 +18,32 @@ use crate::format::proto::{Event, EventWhat, TaggedRunMetadata, TensorShapeProto
 pub const PRODUCER_VERSION: i32 = 22;
 /// torch's tag of the run-metadata event (tensorboardX writes "profiler").
 pub const RUN_METADATA_TAG: &str = "step1";
+
+/// The kinds of attribute value the Python layer sends, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttrKind {
+    S,
+    Type,
+    Shape,
+    ShapeList,
+}
+
+impl AttrKind {
+    /// `"s"`, `"type"`, `"shape"` or `"shapes"`; `node` names the node in the error.
+    pub fn from_name(kind: &str, node: &str) -> Result<AttrKind, FerroError> {
+        Ok(match kind {
+            "s" => AttrKind::S,
+            "type" => AttrKind::Type,
+            "shape" => AttrKind::Shape,
+            "shapes" => AttrKind::ShapeList,
+            other => {
+                return Err(FerroError::InvalidArgument(format!(
+                    "unknown attribute kind {other:?} for node {node:?}"
+                )))
+            }
+        })
+    }
+}
 
 /// One `NodeDef.attr` entry.
 #[derive(Clone, Debug, PartialEq)]
@@ -103,6 +131,25 @@ pub fn graph_events(nodes: &[NodeSpec], with_run_metadata: bool) -> Vec<Event> {
             what: Some(EventWhat::TaggedRunMetadata(TaggedRunMetadata {
                 tag: RUN_METADATA_TAG.to_owned(),
                 run_metadata: cpu_run_metadata().encode_to_vec(),
+            })),
+            ..Default::default()
+        });
+    }
+    events
+}
+
+/// torch's `FileWriter.add_graph` of protos built elsewhere: an event holding the
+/// serialized `GraphDef`, then (if given) the serialized `RunMetadata` tagged "step1".
+pub fn serialized_graph_events(graph_def: Vec<u8>, run_metadata: Option<Vec<u8>>) -> Vec<Event> {
+    let mut events = vec![Event {
+        what: Some(EventWhat::GraphDef(graph_def)),
+        ..Default::default()
+    }];
+    if let Some(run_metadata) = run_metadata {
+        events.push(Event {
+            what: Some(EventWhat::TaggedRunMetadata(TaggedRunMetadata {
+                tag: RUN_METADATA_TAG.to_owned(),
+                run_metadata,
             })),
             ..Default::default()
         });

@@ -41,6 +41,47 @@ pub enum Bins {
     Edges(Vec<f64>),
 }
 
+impl Bins {
+    /// Explicit edges, checked once here: at least two, no NaN, never decreasing.
+    pub fn explicit(edges: Vec<f64>) -> Result<Bins, FerroError> {
+        if edges.len() < 2
+            || edges.iter().any(|v| v.is_nan())
+            || edges.windows(2).any(|w| w[0] > w[1])
+        {
+            return Err(FerroError::InvalidArgument(
+                "bins must increase monotonically and have at least 2 edges".into(),
+            ));
+        }
+        Ok(Bins::Edges(edges))
+    }
+}
+
+/// `add_histogram_raw`'s proto from `[min, max, num, sum, sum_squares]` and buckets
+/// (torch's message when their lengths differ).
+pub fn raw_histogram(
+    stats: [f64; 5],
+    bucket_limits: Vec<f64>,
+    bucket_counts: Vec<f64>,
+) -> Result<HistogramProto, FerroError> {
+    if bucket_limits.len() != bucket_counts.len() {
+        return Err(FerroError::InvalidArgument(format!(
+            "len(bucket_limits) != len(bucket_counts), see the document: {} != {}",
+            bucket_limits.len(),
+            bucket_counts.len()
+        )));
+    }
+    let [min, max, num, sum, sum_squares] = stats;
+    Ok(HistogramProto {
+        min,
+        max,
+        num,
+        sum,
+        sum_squares,
+        bucket_limit: bucket_limits,
+        bucket: bucket_counts,
+    })
+}
+
 /// torch's default edges: ±1e-12·1.1^k for 1e-12 <= v < 1e20, and 0.
 ///
 /// Built with the same sequence of float64 multiplications as torch's Python loop so
@@ -398,18 +439,13 @@ fn trim(counts: &[f64], limits: &[f64]) -> Result<(Vec<f64>, Vec<f64>), FerroErr
     ))
 }
 
-/// Bins `values` and returns torch's `HistogramProto`.
+/// Bins `values` (not empty: `HistogramJob::new` checks it) and returns torch's
+/// `HistogramProto`.
 pub fn histogram(
     values: &RawArray,
     bins: &Bins,
     max_bins: Option<usize>,
 ) -> Result<HistogramProto, FerroError> {
-    if values.is_empty() {
-        return Err(FerroError::InvalidArgument(
-            "values: the input has no element".into(),
-        ));
-    }
-
     let owned_index;
     let index: &EdgeIndex = match bins {
         Bins::Default => try_default_edges()?,
@@ -704,7 +740,10 @@ mod tests {
     }
 
     #[test]
-    fn empty_input_is_an_error() {
-        assert!(histogram(&f64_array(&[]), &Bins::Default, None).is_err());
+    fn explicit_edges_are_checked() {
+        assert!(Bins::explicit(vec![0.0, 1.0, 1.0, 2.0]).is_ok());
+        for bad in [vec![], vec![1.0], vec![0.0, f64::NAN], vec![2.0, 1.0]] {
+            assert!(Bins::explicit(bad).is_err());
+        }
     }
 }

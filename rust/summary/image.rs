@@ -12,6 +12,7 @@ use crate::format::proto::{summary_value, SummaryImage, SummaryValue};
 use crate::runtime::fallible;
 use crate::summary::boxes::{draw_boxes, Boxes};
 use crate::summary::job::ValueEncoder;
+use crate::summary::limits::check_png_size;
 use crate::summary::png::encode_png;
 use crate::summary::raw_array::{DType, RawArray};
 
@@ -53,7 +54,7 @@ impl ImageLayout {
         Self::parse_with(dataformats, shape, arg, true)
     }
 
-    fn parse_with(
+    pub(crate) fn parse_with(
         dataformats: &str,
         shape: &[i64],
         arg: &str,
@@ -342,21 +343,35 @@ fn gather<T: Copy + Sync>(
     Ok(out)
 }
 
-/// An image summary: what `add_image`, `add_images`, `add_figure` and
-/// `add_image_with_boxes` enqueue.
-pub struct ImageJob {
-    pub tag: String,
-    pub pixels: RawArray,
-    pub layout: ImageLayout,
-    /// torch's `rescale` (1 = as is); the Summary keeps the size before it.
-    pub rescale: f64,
-    pub boxes: Option<Boxes>,
+/// Everything that follows from an image's shape and options, checked before its
+/// pixels are copied: the layout, `rescale` and the sizes the worker will allocate.
+pub struct ImagePlan {
+    shape: Vec<i64>,
+    arg: String,
+    layout: ImageLayout,
+    /// The written size after `rescale`.
+    scaled: (usize, usize),
 }
 
-impl ImageJob {
-    /// The written size after `rescale`, as torch computes it (`int(h * rescale)`).
-    pub fn scaled_size(layout: &ImageLayout, rescale: f64) -> (usize, usize) {
-        let (h, w) = layout.out_size();
+impl ImagePlan {
+    /// `drop_alpha`: the array is an RGBA rendering whose alpha is not written
+    /// (figures). `limit`: the writer's largest event.
+    pub fn new(
+        dataformats: &str,
+        shape: Vec<i64>,
+        arg: &str,
+        drop_alpha: bool,
+        rescale: f64,
+        limit: usize,
+    ) -> Result<ImagePlan, FerroError> {
+        let layout = ImageLayout::parse_with(dataformats, &shape, arg, drop_alpha)?;
+        if !(rescale.is_finite() && rescale > 0.0) {
+            return Err(FerroError::InvalidArgument(format!(
+                "rescale must be a positive number, got {rescale}"
+            )));
+        }
+        // torch's `int(h * rescale)`.
+        let (oh, ow) = layout.out_size();
         let scale = |v: usize| {
             let s = v as f64 * rescale;
             if s.is_finite() && s > 0.0 {
@@ -365,7 +380,85 @@ impl ImageJob {
                 0
             }
         };
-        (scale(h), scale(w))
+        let (h, w) = (scale(oh), scale(ow));
+        if h == 0 || w == 0 || h > i32::MAX as usize || w > i32::MAX as usize {
+            return Err(FerroError::InvalidArgument(format!(
+                "rescale={rescale} turns the {oh}x{ow} image into {h}x{w} pixels"
+            )));
+        }
+        // The image (or grid) before `rescale`, then after it.
+        let grid_arg = if layout.n > 1 {
+            "img_tensor (the grid)"
+        } else {
+            arg
+        };
+        check_png_size(grid_arg, ow, oh, layout.out_channels, limit)?;
+        check_png_size("rescale", w, h, layout.out_channels, limit)?;
+        Ok(ImagePlan {
+            shape,
+            arg: arg.to_owned(),
+            layout,
+            scaled: (h, w),
+        })
+    }
+}
+
+/// Height, width and channels of a uint8 `(H, W)` or `(H, W, C)` image of 1 to 4
+/// channels (`encode_png` and `draw_boxes` of the Python module).
+pub fn pixels_size(shape: &[i64]) -> Result<(usize, usize, usize), FerroError> {
+    let (h, w, c) = match shape {
+        [h, w] => (*h, *w, 1),
+        [h, w, c] => (*h, *w, *c),
+        other => {
+            return Err(FerroError::InvalidArgument(format!(
+                "pixels must be (H, W) or (H, W, C), got shape {}",
+                shape_text(other)
+            )))
+        }
+    };
+    if !(1..=4).contains(&c)
+        || h <= 0
+        || w <= 0
+        || h > i64::from(u32::MAX)
+        || w > i64::from(u32::MAX)
+    {
+        return Err(FerroError::InvalidArgument(format!(
+            "pixels must have 1 to 4 channels and at least one pixel, got shape {}",
+            shape_text(shape)
+        )));
+    }
+    Ok((h as usize, w as usize, c as usize))
+}
+
+/// An image summary: what `add_image`, `add_images`, `add_figure` and
+/// `add_image_with_boxes` enqueue.
+pub struct ImageJob {
+    tag: String,
+    pixels: RawArray,
+    plan: ImagePlan,
+    boxes: Option<Boxes>,
+}
+
+impl ImageJob {
+    /// `pixels`: the copy of the array `plan` was made for.
+    pub fn new(
+        tag: String,
+        plan: ImagePlan,
+        pixels: RawArray,
+        boxes: Option<Boxes>,
+    ) -> Result<ImageJob, FerroError> {
+        if pixels.shape != plan.shape {
+            return Err(FerroError::InvalidArgument(format!(
+                "{} changed shape while it was read",
+                plan.arg
+            )));
+        }
+        Ok(ImageJob {
+            tag,
+            pixels,
+            plan,
+            boxes,
+        })
     }
 }
 
@@ -379,20 +472,14 @@ impl ValueEncoder for ImageJob {
     }
 
     fn encode(self: Box<Self>) -> Result<Vec<SummaryValue>, FerroError> {
-        let layout = &self.layout;
+        let layout = &self.plan.layout;
         let (height, width) = layout.out_size();
         let channels = layout.out_channels;
         let mut pixels = to_hwc_bytes(&self.pixels, layout, Scaling::Image)?;
         if let Some(boxes) = &self.boxes {
             draw_boxes(&mut pixels, width, height, channels, boxes);
         }
-        let (out_h, out_w) = ImageJob::scaled_size(layout, self.rescale);
-        if out_h == 0 || out_w == 0 {
-            return Err(FerroError::InvalidArgument(format!(
-                "rescale={} leaves no pixel of a {height}x{width} image",
-                self.rescale
-            )));
-        }
+        let (out_h, out_w) = self.plan.scaled;
         if (out_h, out_w) != (height, width) {
             pixels = resize_lanczos(&pixels, width, height, channels, out_w, out_h)?;
         }

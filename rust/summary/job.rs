@@ -1,7 +1,9 @@
 //! Work handed from the caller to the worker, and how each job becomes an Event.
 //!
-//! Everything here runs on the worker thread: binning, tensor conversion, protobuf
-//! serialization. The caller only builds a `Job` from copied inputs.
+//! The caller builds a `Job` from copied, validated inputs (each kind's constructor does
+//! the checks); binning, tensor conversion and protobuf serialization run when the job
+//! is encoded: on the worker thread, or at once for `ferroboard.summary`
+//! ([`SummaryJob::serialize`]).
 
 use prost::Message;
 
@@ -20,6 +22,31 @@ pub struct Job {
     pub step: Option<i64>,
     pub wall_time: f64,
     pub kind: JobKind,
+}
+
+impl Job {
+    /// A job at `wall_time` (now when None). The one check of a caller's wall time: an
+    /// Event with a NaN or infinite one is a record readers reject.
+    pub fn new(
+        step: Option<i64>,
+        wall_time: Option<f64>,
+        kind: JobKind,
+    ) -> Result<Job, FerroError> {
+        let wall_time = match wall_time {
+            None => crate::format::event_file::now_secs(),
+            Some(w) if w.is_finite() => w,
+            Some(w) => {
+                return Err(FerroError::InvalidArgument(format!(
+                    "walltime must be a finite number of seconds, got {w}"
+                )))
+            }
+        };
+        Ok(Job {
+            step,
+            wall_time,
+            kind,
+        })
+    }
 }
 
 /// Tags up to 24 bytes live inline: the hot path allocates nothing per scalar.
@@ -65,6 +92,29 @@ pub struct HistogramJob {
     pub values: RawArray,
     pub bins: Bins,
     pub max_bins: Option<usize>,
+}
+
+impl HistogramJob {
+    /// The one check that there is something to bin.
+    pub fn new(
+        tag: String,
+        values: RawArray,
+        bins: Bins,
+        max_bins: Option<usize>,
+    ) -> Result<HistogramJob, FerroError> {
+        if values.is_empty() {
+            return Err(FerroError::InvalidArgument(format!(
+                "values: the input has no element (shape {})",
+                crate::summary::image::shape_text(&values.shape)
+            )));
+        }
+        Ok(HistogramJob {
+            tag,
+            values,
+            bins,
+            max_bins,
+        })
+    }
 }
 
 /// Work that becomes one or more `Summary.Value`s on the worker thread.
@@ -128,7 +178,7 @@ impl Job {
     /// growing it for a large event must not abort the process when memory is short.
     pub fn encode_into(self, out: &mut Vec<u8>) -> Result<(), FerroError> {
         let step = self.step.unwrap_or(0);
-        let value = match self.kind {
+        let values = match self.kind {
             JobKind::Scalar {
                 tag,
                 value,
@@ -161,9 +211,19 @@ impl Job {
                 event.encode_raw(out);
                 return Ok(());
             }
-            JobKind::Values(encoder) => {
-                return summary_event(out, self.wall_time, step, encoder.encode()?);
-            }
+            kind => kind.into_values()?,
+        };
+        summary_event(out, self.wall_time, step, values)
+    }
+}
+
+impl JobKind {
+    /// The `Summary.Value`s of a summary kind, encoded now (binning, conversion): what the
+    /// worker wraps in an Event, and what [`SummaryJob::serialize`] returns. The kinds
+    /// that carry whole protos (serialized summaries, events) have no values of their own.
+    fn into_values(self) -> Result<Vec<SummaryValue>, FerroError> {
+        let value = match self {
+            JobKind::Values(encoder) => return encoder.encode(),
             JobKind::Scalar {
                 tag,
                 value,
@@ -194,8 +254,110 @@ impl Job {
                 tag: t.tag,
                 ..Default::default()
             },
+            JobKind::SummaryBytes(_) | JobKind::EventBytes(_) | JobKind::Event(_) => {
+                return Ok(Vec::new())
+            }
         };
-        summary_event(out, self.wall_time, step, vec![value])
+        Ok(vec![value])
+    }
+}
+
+/// One summary, validated and copied by its kind's constructor, not encoded yet. It has
+/// exactly two ways out: [`SummaryJob::into_kind`], queued on a writer (the worker
+/// encodes it into an Event), or [`SummaryJob::serialize`], the `Summary` bytes that
+/// `ferroboard.summary`'s functions return. Both run the same encoder.
+pub struct SummaryJob(JobKind);
+
+impl SummaryJob {
+    pub fn scalar(tag: Tag, value: f64, new_style: bool, double_precision: bool) -> SummaryJob {
+        SummaryJob(JobKind::Scalar {
+            tag,
+            value,
+            new_style,
+            double_precision,
+        })
+    }
+
+    pub fn text(tag: String, text: String) -> SummaryJob {
+        SummaryJob(JobKind::Text { tag, text })
+    }
+
+    pub fn histogram(job: HistogramJob) -> SummaryJob {
+        SummaryJob(JobKind::Histogram(Box::new(job)))
+    }
+
+    pub fn histogram_raw(tag: String, proto: HistogramProto) -> SummaryJob {
+        SummaryJob(JobKind::HistogramRaw(Box::new((tag, proto))))
+    }
+
+    pub fn tensor(job: TensorJob) -> SummaryJob {
+        SummaryJob(JobKind::Tensor(Box::new(job)))
+    }
+
+    /// Any kind with its own encoder module (images, audio, PR curves, ...).
+    pub fn values(encoder: Box<dyn ValueEncoder>) -> SummaryJob {
+        SummaryJob(JobKind::Values(encoder))
+    }
+
+    /// What a writer queues.
+    pub fn into_kind(self) -> JobKind {
+        self.0
+    }
+
+    /// The tag the caller gave.
+    pub fn tag(&self) -> &str {
+        self.0.tag()
+    }
+
+    /// The serialized `Summary` (or `part` of its first value), encoded now on this
+    /// thread.
+    pub fn serialize(self, part: SummaryPart) -> Result<Vec<u8>, FerroError> {
+        let mut values = self.0.into_values()?;
+        let first = || FerroError::InvalidArgument(format!("the summary holds no {}", part.name()));
+        Ok(match part {
+            SummaryPart::Summary => Summary { value: values }.encode_to_vec(),
+            SummaryPart::Image => match values.drain(..).next().and_then(|v| v.value) {
+                Some(summary_value::Value::Image(image)) => image.encode_to_vec(),
+                _ => return Err(first()),
+            },
+            SummaryPart::Histogram => match values.drain(..).next().and_then(|v| v.value) {
+                Some(summary_value::Value::Histo(histo)) => histo.encode_to_vec(),
+                _ => return Err(first()),
+            },
+        })
+    }
+}
+
+/// What [`SummaryJob::serialize`] returns: the whole `Summary`, or the `Summary.Image`
+/// or `HistogramProto` of its first value (torch's `make_image`, `make_histogram`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SummaryPart {
+    Summary,
+    Image,
+    Histogram,
+}
+
+impl SummaryPart {
+    /// `"summary"`, `"image"` or `"histogram"`.
+    pub fn from_name(name: &str) -> Result<SummaryPart, FerroError> {
+        Ok(match name {
+            "summary" => SummaryPart::Summary,
+            "image" => SummaryPart::Image,
+            "histogram" => SummaryPart::Histogram,
+            other => {
+                return Err(FerroError::InvalidArgument(format!(
+                    "part must be 'summary', 'image' or 'histogram', got {other:?}"
+                )))
+            }
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            SummaryPart::Summary => "summary",
+            SummaryPart::Image => "image",
+            SummaryPart::Histogram => "histogram",
+        }
     }
 }
 
@@ -398,6 +560,43 @@ fn halfs(values: &RawArray) -> Result<Vec<i32>, FerroError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_histogram_input_is_an_error() {
+        let empty = RawArray::copy_from(DType::Float64, vec![0], &[]).unwrap();
+        let err = HistogramJob::new("h".into(), empty, Bins::Default, None).err();
+        let message = err.map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(message, "values: the input has no element (shape (0,))");
+    }
+
+    #[test]
+    fn summary_job_serializes_what_the_writer_wraps() {
+        let job = || SummaryJob::text("t".into(), "hello".into());
+        let summary = Summary::decode(job().serialize(SummaryPart::Summary).unwrap().as_slice());
+        let event = decode(
+            &Job::new(Some(1), Some(2.0), job().into_kind())
+                .unwrap()
+                .encode()
+                .unwrap(),
+        );
+        assert_eq!(event.what, Some(EventWhat::Summary(summary.unwrap())));
+        assert!(job().serialize(SummaryPart::Image).is_err());
+    }
+
+    #[test]
+    fn wall_time_must_be_finite() {
+        for bad in [f64::NAN, f64::INFINITY] {
+            assert!(Job::new(
+                None,
+                Some(bad),
+                JobKind::Text {
+                    tag: "t".into(),
+                    text: "x".into()
+                }
+            )
+            .is_err());
+        }
+    }
 
     fn decode(bytes: &[u8]) -> Event {
         Event::decode(bytes).unwrap()

@@ -90,7 +90,30 @@ impl PrCurveEncoder {
     }
 }
 
+/// `add_pr_curve_raw`'s six rows, by argument name.
+pub const RAW_ROW_NAMES: [&str; 6] = [
+    "true_positive_counts",
+    "false_positive_counts",
+    "true_negative_counts",
+    "false_negative_counts",
+    "precision",
+    "recall",
+];
+
 impl PrCurveRawEncoder {
+    /// The rows named by [`RAW_ROW_NAMES`], in that order.
+    pub fn from_rows(
+        tag: String,
+        rows: Vec<RawArray>,
+        num_thresholds: i64,
+    ) -> Result<Self, FerroError> {
+        let count = rows.len();
+        let rows: [RawArray; 6] = rows.try_into().map_err(|_| {
+            FerroError::InvalidArgument(format!("a raw PR curve needs 6 rows, got {count}"))
+        })?;
+        Self::new(tag, rows, num_thresholds)
+    }
+
     pub fn new(tag: String, rows: [RawArray; 6], num_thresholds: i64) -> Result<Self, FerroError> {
         let n = rows[0].len();
         if let Some(bad) = rows.iter().find(|r| r.len() != n) {

@@ -15,6 +15,7 @@ use crate::error::FerroError;
 use crate::format::proto::SummaryValue;
 use crate::summary::image::{gather_scaled, image_value, shape_text, ImageLayout, Scaling};
 use crate::summary::job::ValueEncoder;
+use crate::summary::limits::check_gif_size;
 use crate::summary::raw_array::RawArray;
 
 /// Where the N, T, C, H and W axes are in a caller's 5-D array.
@@ -127,10 +128,52 @@ impl VideoLayout {
 
 /// A video summary (`add_video`).
 pub struct VideoJob {
-    pub tag: String,
-    pub frames: RawArray,
-    pub layout: VideoLayout,
-    pub fps: f64,
+    tag: String,
+    frames: RawArray,
+    layout: VideoLayout,
+    fps: f64,
+}
+
+impl VideoJob {
+    /// Everything that follows from the shape and `fps`, checked before the copy: the
+    /// layout and the GIF's size (`limit`: the writer's largest event).
+    pub fn plan(
+        dataformats: &str,
+        shape: &[i64],
+        fps: f64,
+        limit: usize,
+    ) -> Result<VideoLayout, FerroError> {
+        if !(fps.is_finite() && fps > 0.0) {
+            return Err(FerroError::InvalidArgument(format!(
+                "fps must be a positive number, got {fps}"
+            )));
+        }
+        let layout = VideoLayout::parse(dataformats, shape, "vid_tensor")?;
+        let (h, w) = layout.frame_size();
+        check_gif_size("vid_tensor", layout.frames, w, h, limit)?;
+        Ok(layout)
+    }
+
+    /// `frames`: the copy of the array of `shape` that `layout` was planned for.
+    pub fn new(
+        tag: String,
+        layout: VideoLayout,
+        shape: &[i64],
+        frames: RawArray,
+        fps: f64,
+    ) -> Result<VideoJob, FerroError> {
+        if frames.shape != shape {
+            return Err(FerroError::InvalidArgument(
+                "vid_tensor changed shape while it was read".into(),
+            ));
+        }
+        Ok(VideoJob {
+            tag,
+            frames,
+            layout,
+            fps,
+        })
+    }
 }
 
 impl ValueEncoder for VideoJob {

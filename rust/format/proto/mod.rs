@@ -17,3 +17,20 @@ pub mod tensor;
 pub use event::*;
 pub use summary::*;
 pub use tensor::*;
+
+use crate::error::FerroError;
+
+/// Rejects a serialized proto that readers would reject: it must parse as `M`, and every
+/// string field must be valid UTF-8 (TensorBoard's Python reader raises on one that is
+/// not, and rustboard drops the rest of the file). `name` is the caller's argument.
+pub fn check_serialized<M: prost::Message + Default>(
+    bytes: &[u8],
+    name: &str,
+) -> Result<(), FerroError> {
+    M::decode(bytes).map(|_| ()).map_err(|e| {
+        FerroError::InvalidArgument(format!(
+            "{name}: not a valid serialized protocol buffer of that type ({e}); nothing \
+             was written"
+        ))
+    })
+}

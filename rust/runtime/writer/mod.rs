@@ -55,6 +55,10 @@ const BURST_QUIET: Duration = Duration::from_millis(5);
 /// and accepted events still reach the OS within ~50 ms (G3 in docs/architecture.md).
 const MAX_BURST_DEFER: Duration = Duration::from_millis(30);
 
+/// Default byte budget for accepted-but-unwritten work before callers block (exported to
+/// Python as `_core.DEFAULT_MAX_PENDING_BYTES`, so it is defined once).
+pub const DEFAULT_MAX_PENDING_BYTES: usize = 1 << 30;
+
 #[derive(Clone, Debug)]
 pub struct WriterConfig {
     pub dir: PathBuf,
@@ -149,6 +153,12 @@ impl EventWriter {
         mut config: WriterConfig,
         mut faults: Faults,
     ) -> Result<EventWriter, FerroError> {
+        if config.flush_secs.is_nan() || config.flush_secs <= 0.0 {
+            return Err(FerroError::InvalidArgument(format!(
+                "flush_secs must be a positive number, got {}",
+                config.flush_secs
+            )));
+        }
         fork::install();
         // Absolute, so that a later chdir neither misplaces a new file nor makes the
         // file look deleted.

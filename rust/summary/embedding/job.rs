@@ -19,6 +19,30 @@ pub struct EmbeddingJob {
 }
 
 impl EmbeddingJob {
+    /// Checks that `mat` is `(N, D)`.
+    pub fn check_mat(mat: &RawArray) -> Result<(), FerroError> {
+        if mat.shape.len() != 2 {
+            return Err(FerroError::InvalidArgument(format!(
+                "mat must be 2-D (N, D), got shape {:?}",
+                mat.shape
+            )));
+        }
+        Ok(())
+    }
+
+    /// The sprite of `label_img` for the `(N, D)` `mat`: one image per data point.
+    pub fn sprite_layout(mat: &RawArray, label_img: &RawArray) -> Result<SpriteLayout, FerroError> {
+        let layout = SpriteLayout::new(&label_img.shape)?;
+        let n = mat.shape.first().copied().unwrap_or(0);
+        if layout.n as i64 != n {
+            return Err(FerroError::InvalidArgument(format!(
+                "label_img must have one image per data point: {} images for {n} points",
+                layout.n
+            )));
+        }
+        Ok(layout)
+    }
+
     /// The config entry of an embedding in `subdir` (relative to the logdir), with a
     /// binary tensor file only if asked and readable as such.
     pub fn plan(
