@@ -16,9 +16,11 @@ __all__ = [
     "FileWriter",
     "GlobalSummaryWriter",
     "Patch",
+    "SummaryReader",
     "SummaryWriter",
     "__version__",
     "patch",
+    "read_events",
     "summary",
 ]
 
@@ -31,6 +33,8 @@ def __getattr__(name: str) -> Any:
     # Imported on first use: most programs need neither.
     if name == "GlobalSummaryWriter":
         return importlib.import_module(".global_writer", __name__).GlobalSummaryWriter
+    if name in ("SummaryReader", "read_events"):
+        return getattr(importlib.import_module(".reader", __name__), name)
     if name == "summary":
         return importlib.import_module(".summary", __name__)
     raise AttributeError(f"module 'ferroboard' has no attribute {name!r}")

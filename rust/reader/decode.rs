@@ -1,0 +1,374 @@
+//! One event file into columns: the rows of each kind of summary, with the semantics of
+//! TensorBoard's `EventAccumulator` reading that one file (what tbparse returns).
+//!
+//! - Every value is kept: duplicate steps and steps that go back stay, in file order.
+//! - A `SessionLog.START` at step `s` drops the rows of that file read so far whose step is
+//!   `s` or more (a restarted run). In files without a `file_version` of 2 or more, a step
+//!   lower than the highest so far drops the earlier rows of that event's tags at or above
+//!   it instead.
+//! - A tensor value whose tag is empty takes the value's `node_name`.
+//! - The first metadata seen for a tag names its plugin (later metadata is ignored).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use prost::Message;
+
+use crate::format::proto::{
+    summary_value::Value, Event, EventWhat, HistogramProto, SessionStatus, SummaryAudio,
+    SummaryImage, TensorProto,
+};
+use crate::reader::scan::{Damage, RecordScanner};
+
+/// Which kinds of rows to keep.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Kinds {
+    pub scalars: bool,
+    pub tensors: bool,
+    pub histograms: bool,
+    pub images: bool,
+    pub audio: bool,
+}
+
+impl Kinds {
+    pub fn all() -> Self {
+        Kinds {
+            scalars: true,
+            tensors: true,
+            histograms: true,
+            images: true,
+            audio: true,
+        }
+    }
+}
+
+/// Rows of one kind: step, wall time, tag id (into `FileData::tags`) and the item.
+#[derive(Debug, Default)]
+pub struct Rows<T> {
+    pub step: Vec<i64>,
+    pub wall: Vec<f64>,
+    pub tag: Vec<u32>,
+    pub item: Vec<T>,
+    /// Tag ids in the order they first appeared in this kind (purged or not).
+    pub order: Vec<u32>,
+    seen: Vec<bool>,
+}
+
+impl<T> Rows<T> {
+    fn push(&mut self, step: i64, wall: f64, tag: u32, item: T) {
+        let t = tag as usize;
+        if self.seen.len() <= t {
+            self.seen.resize(t + 1, false);
+        }
+        if !self.seen[t] {
+            self.seen[t] = true;
+            self.order.push(tag);
+        }
+        self.step.push(step);
+        self.wall.push(wall);
+        self.tag.push(tag);
+        self.item.push(item);
+    }
+
+    pub fn len(&self) -> usize {
+        self.step.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.step.is_empty()
+    }
+
+    /// Keeps the rows for which `keep(step, tag)` holds.
+    fn retain(&mut self, keep: impl Fn(i64, u32) -> bool) {
+        let mut w = 0;
+        for r in 0..self.step.len() {
+            if keep(self.step[r], self.tag[r]) {
+                self.step.swap(w, r);
+                self.wall.swap(w, r);
+                self.tag.swap(w, r);
+                self.item.swap(w, r);
+                w += 1;
+            }
+        }
+        self.step.truncate(w);
+        self.wall.truncate(w);
+        self.tag.truncate(w);
+        self.item.truncate(w);
+    }
+
+    /// Reorders the rows by tag, tags in first-appearance order, rows of one tag in file
+    /// order: the order in which tbparse lists one file's rows before sorting.
+    fn group_by_tag(&mut self) {
+        let mut rank = vec![0u32; self.seen.len()];
+        for (i, &t) in self.order.iter().enumerate() {
+            rank[t as usize] = i as u32;
+        }
+        let n = self.step.len();
+        let mut start = vec![0usize; self.order.len() + 1];
+        for &t in &self.tag {
+            start[rank[t as usize] as usize + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        if is_grouped(&self.tag, &rank) {
+            return;
+        }
+        let mut dest = vec![0usize; n];
+        for (r, &t) in self.tag.iter().enumerate() {
+            let g = rank[t as usize] as usize;
+            dest[r] = start[g];
+            start[g] += 1;
+        }
+        permute(&mut self.step, &dest);
+        permute(&mut self.wall, &dest);
+        permute(&mut self.tag, &dest);
+        permute(&mut self.item, &dest);
+    }
+}
+
+fn is_grouped(tags: &[u32], rank: &[u32]) -> bool {
+    tags.windows(2)
+        .all(|w| rank[w[0] as usize] <= rank[w[1] as usize])
+}
+
+/// Moves element `r` of `v` to `dest[r]`.
+fn permute<T>(v: &mut Vec<T>, dest: &[usize]) {
+    let mut slots: Vec<Option<T>> = (0..v.len()).map(|_| None).collect();
+    for (r, item) in v.drain(..).enumerate() {
+        slots[dest[r]] = Some(item);
+    }
+    v.extend(slots.into_iter().flatten());
+}
+
+/// A histogram's statistics and buckets.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    pub min: f64,
+    pub max: f64,
+    pub num: f64,
+    pub sum: f64,
+    pub sum_squares: f64,
+    pub limits: Vec<f64>,
+    pub counts: Vec<f64>,
+}
+
+impl From<HistogramProto> for Histogram {
+    fn from(h: HistogramProto) -> Self {
+        Histogram {
+            min: h.min,
+            max: h.max,
+            num: h.num,
+            sum: h.sum,
+            sum_squares: h.sum_squares,
+            limits: h.bucket_limit,
+            counts: h.bucket,
+        }
+    }
+}
+
+/// The plugin that the first metadata of a tag names, and its content.
+#[derive(Debug, Clone)]
+pub struct PluginTag {
+    pub tag: u32,
+    pub plugin: String,
+    pub content: Vec<u8>,
+}
+
+/// Everything read from one event file.
+#[derive(Debug, Default)]
+pub struct FileData {
+    pub path: PathBuf,
+    pub tags: Vec<String>,
+    pub scalars: Rows<f64>,
+    pub tensors: Rows<TensorProto>,
+    pub histograms: Rows<Histogram>,
+    pub images: Rows<SummaryImage>,
+    pub audio: Rows<SummaryAudio>,
+    /// Tags in the order their first metadata appeared, with its plugin.
+    pub plugins: Vec<PluginTag>,
+    pub damage: Vec<Damage>,
+    /// Records read (valid ones) and those that did not parse as an `Event`.
+    pub records: u64,
+    pub undecodable: Vec<u64>,
+    pub bytes: u64,
+    /// The file could not be read at all.
+    pub error: Option<String>,
+    pub first_wall: Option<f64>,
+    pub last_wall: Option<f64>,
+}
+
+struct TagTable {
+    ids: HashMap<String, u32>,
+}
+
+impl FileData {
+    fn tag_id(&mut self, table: &mut TagTable, tag: String) -> u32 {
+        // Writers name few tags; most lookups hit one of the last ones.
+        if let Some(&id) = table.ids.get(&tag) {
+            return id;
+        }
+        let id = self.tags.len() as u32;
+        table.ids.insert(tag.clone(), id);
+        self.tags.push(tag);
+        id
+    }
+
+    fn purge(&mut self, step: i64, tags: Option<&[u32]>) {
+        match tags {
+            None => {
+                let keep = |s: i64, _t: u32| s < step;
+                self.scalars.retain(keep);
+                self.tensors.retain(keep);
+                self.histograms.retain(keep);
+                self.images.retain(keep);
+                self.audio.retain(keep);
+            }
+            Some(tags) => {
+                let keep = |s: i64, t: u32| s < step || !tags.contains(&t);
+                self.scalars.retain(keep);
+                self.tensors.retain(keep);
+                self.histograms.retain(keep);
+                self.images.retain(keep);
+                self.audio.retain(keep);
+            }
+        }
+    }
+}
+
+/// `"brain.Event:2"` → 2.0, as TensorBoard parses it.
+fn file_version(s: &str) -> Option<f64> {
+    s.rsplit_once(':').and_then(|(_, v)| v.trim().parse().ok())
+}
+
+/// Reads one event file. Never fails: a file that cannot be opened or read has `error` set.
+pub fn read_file(path: &Path, kinds: Kinds, check_crc: bool) -> FileData {
+    let mut data = FileData {
+        path: path.to_path_buf(),
+        ..Default::default()
+    };
+    let mut scanner = match RecordScanner::open(path, check_crc) {
+        Ok(s) => s,
+        Err(e) => {
+            data.error = Some(e.to_string());
+            return data;
+        }
+    };
+    data.bytes = scanner.file_len();
+    let mut table = TagTable {
+        ids: HashMap::new(),
+    };
+    let mut version: Option<f64> = None;
+    let mut most_recent_step: i64 = -1;
+    let mut plugin_seen: Vec<bool> = Vec::new();
+    let mut event_tags: Vec<u32> = Vec::new();
+    loop {
+        let (offset, payload) = match scanner.next_record() {
+            Ok(Some(r)) => r,
+            Ok(None) => break,
+            Err(e) => {
+                data.error = Some(e.to_string());
+                break;
+            }
+        };
+        data.records += 1;
+        let event = match Event::decode(payload) {
+            Ok(e) => e,
+            Err(_) => {
+                data.undecodable.push(offset);
+                continue;
+            }
+        };
+        if data.first_wall.is_none() {
+            data.first_wall = Some(event.wall_time);
+        }
+        data.last_wall = Some(event.wall_time);
+        let (step, wall) = (event.step, event.wall_time);
+        if let Some(EventWhat::FileVersion(v)) = &event.what {
+            if let Some(v) = file_version(v) {
+                version = Some(v);
+            }
+        }
+        let summary = match event.what {
+            Some(EventWhat::Summary(s)) => Some(s),
+            Some(EventWhat::SessionLog(log)) => {
+                if version.is_some_and(|v| v >= 2.0) && log.status == SessionStatus::Start as i32
+                {
+                    data.purge(step, None);
+                }
+                None
+            }
+            _ => None,
+        };
+        let old_style = !version.is_some_and(|v| v >= 2.0);
+        if old_style && !(step < most_recent_step && summary.is_some()) {
+            most_recent_step = step;
+        }
+        let Some(summary) = summary else { continue };
+        if old_style && step < most_recent_step {
+            event_tags.clear();
+            let mut all = false;
+            for v in &summary.value {
+                if v.tag.is_empty() {
+                    all = true;
+                } else if let Some(&id) = table.ids.get(&v.tag) {
+                    event_tags.push(id);
+                }
+            }
+            let tags = std::mem::take(&mut event_tags);
+            data.purge(step, if all { None } else { Some(&tags) });
+            event_tags = tags;
+        }
+        for v in summary.value {
+            if let Some(meta) = v.metadata {
+                let id = data.tag_id(&mut table, v.tag.clone()) as usize;
+                if plugin_seen.len() <= id {
+                    plugin_seen.resize(id + 1, false);
+                }
+                if !plugin_seen[id] {
+                    plugin_seen[id] = true;
+                    if let Some(p) = meta.plugin_data {
+                        if !p.plugin_name.is_empty() {
+                            data.plugins.push(PluginTag {
+                                tag: id as u32,
+                                plugin: p.plugin_name,
+                                content: p.content,
+                            });
+                        }
+                    }
+                }
+            }
+            match v.value {
+                Some(Value::SimpleValue(x)) if kinds.scalars => {
+                    let id = data.tag_id(&mut table, v.tag);
+                    data.scalars.push(step, wall, id, f64::from(x));
+                }
+                Some(Value::Histo(h)) if kinds.histograms => {
+                    let id = data.tag_id(&mut table, v.tag);
+                    data.histograms.push(step, wall, id, h.into());
+                }
+                Some(Value::Image(img)) if kinds.images => {
+                    let id = data.tag_id(&mut table, v.tag);
+                    data.images.push(step, wall, id, img);
+                }
+                Some(Value::Audio(a)) if kinds.audio => {
+                    let id = data.tag_id(&mut table, v.tag);
+                    data.audio.push(step, wall, id, a);
+                }
+                Some(Value::Tensor(t)) if kinds.tensors => {
+                    let tag = if v.tag.is_empty() { v.node_name } else { v.tag };
+                    let id = data.tag_id(&mut table, tag);
+                    data.tensors.push(step, wall, id, t);
+                }
+                _ => {}
+            }
+        }
+    }
+    data.damage = std::mem::take(&mut scanner.damage);
+    data.scalars.group_by_tag();
+    data.tensors.group_by_tag();
+    data.histograms.group_by_tag();
+    data.images.group_by_tag();
+    data.audio.group_by_tag();
+    data
+}
