@@ -272,6 +272,30 @@ pub fn read_file(path: &Path, kinds: Kinds, check_crc: bool) -> FileData {
             }
         };
         data.records += 1;
+        if let Some((wall, step, tag, x)) = plain_scalar(payload) {
+            data.first_wall.get_or_insert(wall);
+            data.last_wall = Some(wall);
+            let old_style = !version.is_some_and(|v| v >= 2.0);
+            if old_style {
+                if step < most_recent_step {
+                    if let Some(&id) = table.ids.get(tag) {
+                        data.purge(step, Some(&[id]));
+                    } else if tag.is_empty() {
+                        data.purge(step, None);
+                    }
+                } else {
+                    most_recent_step = step;
+                }
+            }
+            if kinds.scalars {
+                let id = match table.ids.get(tag) {
+                    Some(&id) => id,
+                    None => data.tag_id(&mut table, tag.to_owned()),
+                };
+                data.scalars.push(step, wall, id, f64::from(x));
+            }
+            continue;
+        }
         let event = match Event::decode(payload) {
             Ok(e) => e,
             Err(_) => {
@@ -371,4 +395,80 @@ pub fn read_file(path: &Path, kinds: Kinds, check_crc: bool) -> FileData {
     data.images.group_by_tag();
     data.audio.group_by_tag();
     data
+}
+
+/// The common event of a scalar log, `Event{wall_time, step, summary{value{tag,
+/// simple_value}}}`, read without allocating: `(wall_time, step, tag, value)`. `None` for
+/// anything else (other fields, metadata, several values), which the full decode reads.
+pub fn plain_scalar(payload: &[u8]) -> Option<(f64, i64, &str, f32)> {
+    let (mut wall, mut step, mut summary) = (0.0f64, 0i64, None);
+    let mut p = Wire::new(payload);
+    while !p.done() {
+        match p.key()? {
+            (1, 1) => wall = f64::from_le_bytes(p.fixed::<8>()?),
+            (2, 0) => step = p.varint()? as i64,
+            (5, 2) => summary = Some(p.bytes()?),
+            _ => return None,
+        }
+    }
+    let mut s = Wire::new(summary?);
+    let mut value = None;
+    while !s.done() {
+        match s.key()? {
+            (1, 2) if value.is_none() => value = Some(s.bytes()?),
+            _ => return None,
+        }
+    }
+    let mut v = Wire::new(value?);
+    let (mut tag, mut x) = (&[][..], None);
+    while !v.done() {
+        match v.key()? {
+            (1, 2) => tag = v.bytes()?,
+            (2, 5) => x = Some(f32::from_le_bytes(v.fixed::<4>()?)),
+            _ => return None,
+        }
+    }
+    Some((wall, step, std::str::from_utf8(tag).ok()?, x?))
+}
+
+/// A protobuf wire-format cursor (only what `plain_scalar` needs).
+struct Wire<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> Wire<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        Wire { b, i: 0 }
+    }
+    fn done(&self) -> bool {
+        self.i >= self.b.len()
+    }
+    fn varint(&mut self) -> Option<u64> {
+        let mut out = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *self.b.get(self.i)?;
+            self.i += 1;
+            out |= u64::from(byte & 0x7f) << shift;
+            if byte < 0x80 {
+                return Some(out);
+            }
+        }
+        None
+    }
+    fn key(&mut self) -> Option<(u64, u64)> {
+        let k = self.varint()?;
+        Some((k >> 3, k & 7))
+    }
+    fn fixed<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let s = self.b.get(self.i..self.i + N)?;
+        self.i += N;
+        s.try_into().ok()
+    }
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let n = usize::try_from(self.varint()?).ok()?;
+        let s = self.b.get(self.i..self.i.checked_add(n)?)?;
+        self.i += n;
+        Some(s)
+    }
 }

@@ -32,6 +32,23 @@ def pandas() -> Any:
     return pd
 
 
+def string_column(pd: Any, codes: np.ndarray, names: list[str]) -> Any:
+    """``names[codes]`` as the column pandas makes of a list of str (``str`` dtype under
+    pandas 3, object before), without a Python object per row where pyarrow can help."""
+    if pd.get_option("future.infer_string"):
+        try:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+        except ImportError:
+            pass
+        else:
+            taken = pc.take(pa.array(names, type=pa.large_string()), pa.array(codes))
+            column = pd.Series(taken.to_pandas())
+            if column.dtype == pd.Series([""]).dtype:
+                return column
+    return pd.Series(np.array(names, dtype=object)[codes])
+
+
 class FileRows:
     """The rows of one event file, per kind, in tbparse's per-file order."""
 

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ._frames import FileRows, Tree, leaf_frame, pandas
+from ._frames import FileRows, Tree, leaf_frame, pandas, string_column
 from ._load import CORE_KINDS, FileReport, load
 
 ALL_EVENT_TYPES = frozenset(
@@ -204,20 +204,15 @@ class SummaryReader:
         if len(a["step"]) == 0:
             return pd.DataFrame()
 
-        def strings(codes: np.ndarray, names: list[str]) -> Any:
-            table = np.array(names, dtype=object)
-            return pd.array(table[codes], dtype="str") if hasattr(pd, "StringDtype") and \
-                pd.__version__ >= "3" else table[codes]
-
         cols: dict[str, Any] = {
             "step": a["step"],
-            "tag": strings(a["tag"], a["tags"]),
+            "tag": string_column(pd, a["tag"], a["tags"]),
             "value": a["value"],
         }
         if "wall_time" in self._extra:
             cols["wall_time"] = a["wall_time"]
         if "dir_name" in self._extra:
-            cols["dir_name"] = strings(a["dir_name"], a["dir_names"])
+            cols["dir_name"] = string_column(pd, a["dir_name"], a["dir_names"])
         if "file_name" in self._extra:
-            cols["file_name"] = strings(a["file_name"], a["file_names"])
+            cols["file_name"] = string_column(pd, a["file_name"], a["file_names"])
         return pd.DataFrame(cols, copy=False)
