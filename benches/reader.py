@@ -58,8 +58,7 @@ def generate(root: Path, name: str) -> Path:
             values = rng.random((100_000, 10), dtype=np.float32)
             for step in range(100_000):
                 for t in range(10):
-                    w.add_scalar(f"train/metric_{t}", values[step, t], step,
-                                 walltime=1.7e9 + step)
+                    w.add_scalar(f"train/metric_{t}", values[step, t], step, walltime=1.7e9 + step)
     elif name == "b":
         tags = ("loss", "acc", "lr", "val/loss", "val/acc")
         for run in range(20):
@@ -72,8 +71,12 @@ def generate(root: Path, name: str) -> Path:
         with ferroboard.SummaryWriter(str(out)) as w:
             for step in range(50):
                 for t in range(500):
-                    w.add_histogram(f"layer{t}/weight", rng.normal(size=1000).astype(np.float32),
-                                    step, walltime=1.7e9 + step)
+                    w.add_histogram(
+                        f"layer{t}/weight",
+                        rng.normal(size=1000).astype(np.float32),
+                        step,
+                        walltime=1.7e9 + step,
+                    )
     done.touch()
     return out
 
@@ -116,7 +119,9 @@ print(json.dumps({"seconds": time.perf_counter() - start, "rows": n}))
 def measure(method: str, path: Path, kind: str) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", CHILD, method, str(path), kind],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -124,11 +129,15 @@ def measure(method: str, path: Path, kind: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--data", default=os.path.join(tempfile.gettempdir(),
-                                                      "ferroboard-reader-bench"))
+    parser.add_argument(
+        "--data", default=os.path.join(tempfile.gettempdir(), "ferroboard-reader-bench")
+    )
     parser.add_argument("--only", default="a,b,c")
-    parser.add_argument("--skip-anchors", action="store_true",
-                        help="ferroboard's rows only (no tbparse / EventAccumulator)")
+    parser.add_argument(
+        "--skip-anchors",
+        action="store_true",
+        help="ferroboard's rows only (no tbparse / EventAccumulator)",
+    )
     args = parser.parse_args()
     root = Path(args.data)
     rows = []
@@ -149,16 +158,29 @@ def main() -> None:
                 result = measure(m, path, kind)
                 times[m].append(result["seconds"])
                 counts[m] = result["rows"]
-                print(f"  {name} rep {rep} {m}: {result['seconds']:.3f} s", file=sys.stderr,
-                      flush=True)
+                print(
+                    f"  {name} rep {rep} {m}: {result['seconds']:.3f} s",
+                    file=sys.stderr,
+                    flush=True,
+                )
         base = statistics.median(times["tbparse"]) if "tbparse" in times else None
         for m in methods:
             med = statistics.median(times[m])
-            rows.append((f"{name}: {DATASETS[name]} ({size / 1e6:.1f} MB)", m, med,
-                         min(times[m]), max(times[m]), counts[m],
-                         f"{base / med:.0f}x" if base else "-"))
-    print(f"\n{args.reps} repetitions each, fresh process per measurement; "
-          f"seconds: median (min-max)\n")
+            rows.append(
+                (
+                    f"{name}: {DATASETS[name]} ({size / 1e6:.1f} MB)",
+                    m,
+                    med,
+                    min(times[m]),
+                    max(times[m]),
+                    counts[m],
+                    f"{base / med:.0f}x" if base else "-",
+                )
+            )
+    print(
+        f"\n{args.reps} repetitions each, fresh process per measurement; "
+        f"seconds: median (min-max)\n"
+    )
     print("| dataset | reader | seconds | rows | vs tbparse |")
     print("|---|---|---|---|---|")
     for ds, m, med, lo, hi, n, ratio in rows:

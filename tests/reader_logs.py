@@ -51,8 +51,9 @@ def mixed_calls(w: Any, run: int, new_style: bool) -> None:
     w.add_image("img", rng.integers(0, 255, (3, 8, 6), dtype=np.uint8), 0, walltime=8000.0)
     w.add_image("gray", rng.random((1, 5, 4)), 1, walltime=8001.0)
     if writer_name(w) != "tensorboardX":  # tensorboardX's add_audio needs soundfile
-        w.add_audio("snd", np.sin(np.arange(800) / 10.0) * 0.5, 0, sample_rate=8000,
-                    walltime=9000.0)
+        w.add_audio(
+            "snd", np.sin(np.arange(800) / 10.0) * 0.5, 0, sample_rate=8000, walltime=9000.0
+        )
 
 
 def write_runs(root: Path, writer: str, runs: int = 2, mixed: bool = True) -> Path:
@@ -64,8 +65,9 @@ def write_runs(root: Path, writer: str, runs: int = 2, mixed: bool = True) -> Pa
         else:
             scalar_calls(w, run)
         if writer != "tensorboardX" or run == 0:
-            w.add_hparams({"lr": 0.1 * (run + 1), "opt": "sgd", "deep": bool(run)},
-                          {"hp/metric": float(run)})
+            w.add_hparams(
+                {"lr": 0.1 * (run + 1), "opt": "sgd", "deep": bool(run)}, {"hp/metric": float(run)}
+            )
         w.close()
     return root
 

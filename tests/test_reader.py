@@ -81,7 +81,7 @@ def test_tags_and_children_as_tbparse(logdir: Path) -> None:
 def test_event_types_and_arguments_checked(logdir: Path) -> None:
     r = ferroboard.SummaryReader(logdir, event_types={"scalars"})
     with pytest.raises(ValueError, match="event_type is ignored by user: tensors"):
-        r.tensors
+        _ = r.tensors
     with pytest.raises(KeyError, match="extra_columns.*bogus"):
         ferroboard.SummaryReader(logdir, extra_columns={"bogus"})
     with pytest.raises(ValueError, match="extra_columns must be a set"):
@@ -110,8 +110,7 @@ def test_session_start_in_one_file_purges_like_event_accumulator(tmp_path: Path)
         ev = event_pb2.Event(step=s, wall_time=1.0 + s)
         ev.summary.value.add(tag="x", simple_value=float(s))
         w.add_event(ev)
-    w.add_event(event_pb2.Event(step=3, wall_time=9.0,
-                                session_log=event_pb2.SessionLog(status=1)))
+    w.add_event(event_pb2.Event(step=3, wall_time=9.0, session_log=event_pb2.SessionLog(status=1)))
     ev = event_pb2.Event(step=3, wall_time=10.0)
     ev.summary.value.add(tag="x", simple_value=33.0)
     w.add_event(ev)
@@ -128,16 +127,23 @@ def test_images_and_audio_decoded(tmp_path: Path) -> None:
     with ferroboard.SummaryWriter(str(tmp_path)) as w:
         w.add_image("img", img, 4)
         w.add_audio("snd", sound, 2, sample_rate=8000)
-    r = ferroboard.SummaryReader(tmp_path, extra_columns={"width", "height", "sample_rate",
-                                                           "length_frames", "content_type"})
+    r = ferroboard.SummaryReader(
+        tmp_path, extra_columns={"width", "height", "sample_rate", "length_frames", "content_type"}
+    )
     images = r.images
     assert list(images.columns) == ["step", "tag", "value", "height", "width"]
     assert images["step"].tolist() == [4]
     np.testing.assert_array_equal(images["value"][0], img.transpose(1, 2, 0))
     assert (images["height"][0], images["width"][0]) == (8, 6)
     audio = r.audio
-    assert list(audio.columns) == ["step", "tag", "value", "content_type", "length_frames",
-                                   "sample_rate"]
+    assert list(audio.columns) == [
+        "step",
+        "tag",
+        "value",
+        "content_type",
+        "length_frames",
+        "sample_rate",
+    ]
     assert audio["value"][0].shape == (800, 1)
     np.testing.assert_allclose(audio["value"][0][:, 0], sound, atol=1 / 16000)
     assert audio["sample_rate"][0] == 8000.0
@@ -168,8 +174,7 @@ except ModuleNotFoundError as e:
     assert "pip install pandas" in str(e), e
     print("OK")
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "OK", out.stderr
 
 

@@ -11,9 +11,12 @@ __all__ = [
     "BATCH_WINDOW_SECS",
     "DEFAULT_MAX_PENDING_BYTES",
     "EmbeddingWriter",
+    "EventIterator",
     "EventWriter",
     "FAULT_INJECTION",
+    "LogData",
     "MAX_EVENT_BYTES",
+    "ReadProgress",
     "SummaryEncoder",
     "audio_summary",
     "check_histogram_buckets",
@@ -25,18 +28,22 @@ __all__ = [
     "encode_png",
     "histogram_raw_summary",
     "histogram_summary",
+    "hparams_session_start",
     "hparams_summaries",
     "image_summary",
+    "iter_events",
     "mesh_summary",
     "pr_curve_raw_summary",
     "pr_curve_summary",
     "projector_config_text",
+    "read_log",
     "read_records",
     "scalar_summary",
     "sprite_png",
     "tensor_summary",
     "text_summary",
     "video_summary",
+    "write_csv",
 ]
 
 BATCH_WINDOW_SECS: float
@@ -269,3 +276,65 @@ def default_bucket_edges() -> list[float]: ...
 def check_histogram_buckets(arg: str, count: int) -> None: ...
 def encode_png(pixels: Any) -> bytes: ...
 def draw_boxes(pixels: Any, boxes: Any, labels: list[str] | None = None) -> bytes: ...
+
+# --- reading (rust/bindings/log_reader.rs) ---------------------------------------------
+
+_Damage = tuple[int, str, int]  # (offset, kind, bytes skipped)
+
+@final
+class ReadProgress:
+    """Bytes read so far by the `read_log` calls given this counter."""
+
+    def __new__(cls) -> ReadProgress: ...
+    @property
+    def bytes(self) -> int: ...
+
+@final
+class LogData:
+    """Every event file under a log path, read into columns."""
+
+    def __len__(self) -> int: ...
+    def file(
+        self, i: int
+    ) -> tuple[
+        str,
+        str,
+        str,
+        int,
+        int,
+        list[_Damage],
+        list[int],
+        Optional[str],
+        Optional[float],
+        Optional[float],
+    ]: ...
+    def tags(self, i: int) -> list[str]: ...
+    def plugins(self, i: int) -> list[tuple[int, str, bytes]]: ...
+    def scalar_table(self, indices: list[int], by_dir: bool, by_name: bool) -> tuple[Any, ...]: ...
+    def scalars(self, i: int) -> tuple[bytes, bytes, bytes, bytes, list[int]]: ...
+    def histograms(self, i: int) -> dict[str, Any]: ...
+    def tensors(
+        self, i: int
+    ) -> tuple[list[tuple[int, float, int, int, list[int], bytes, list[bytes]]], list[int]]: ...
+    def images(
+        self, i: int
+    ) -> tuple[list[tuple[int, float, int, int, int, int, bytes]], list[int]]: ...
+    def audio(
+        self, i: int
+    ) -> tuple[list[tuple[int, float, int, float, int, int, str, bytes]], list[int]]: ...
+
+@final
+class EventIterator:
+    """The decoded events of one file: `(offset, wall_time, step, what, value)`."""
+
+    def __iter__(self) -> EventIterator: ...
+    def __next__(self) -> tuple[int, float, int, str, Any]: ...
+    @property
+    def damage(self) -> list[_Damage]: ...
+
+def read_log(
+    path: str, kinds: list[str], check_crc: bool = True, progress: Optional[ReadProgress] = None
+) -> LogData: ...
+def iter_events(path: str, check_crc: bool = True) -> EventIterator: ...
+def hparams_session_start(content: bytes) -> Optional[list[tuple[str, Any]]]: ...
+def write_csv(path: str, header: list[str], columns: list[tuple[str, bytes, list[str]]]) -> int: ...

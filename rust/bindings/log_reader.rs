@@ -3,6 +3,8 @@
 //! decoded events of one file (`EventIterator`).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use prost::Message;
 use pyo3::exceptions::PyIndexError;
@@ -11,6 +13,7 @@ use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::error::FerroError;
 use crate::format::proto::{summary_value::Value, DataType, Event, EventWhat, TensorProto};
+use crate::reader::csv::{write_csv as write_columns, Column};
 use crate::reader::decode::{FileData, Histogram, Kinds, Rows};
 use crate::reader::scan::{Damage, RecordScanner};
 use crate::reader::table::scalar_table;
@@ -62,7 +65,9 @@ fn kinds_from(names: &[String]) -> Result<Kinds, FerroError> {
 type DamageRow = (u64, &'static str, u64);
 
 fn damage_list(d: &[Damage]) -> Vec<DamageRow> {
-    d.iter().map(|d| (d.offset, d.kind.as_str(), d.skipped)).collect()
+    d.iter()
+        .map(|d| (d.offset, d.kind.as_str(), d.skipped))
+        .collect()
 }
 
 fn io_error(path: &std::path::Path, e: std::io::Error) -> FerroError {
@@ -80,20 +85,43 @@ pub struct PyLogData {
     data: Vec<FileData>,
 }
 
+/// Bytes read so far by the `read_log` calls given this counter (for a progress bar).
+#[pyclass(name = "ReadProgress", module = "ferroboard._core", frozen)]
+pub struct PyReadProgress {
+    bytes: Arc<AtomicU64>,
+}
+
+#[pymethods]
+impl PyReadProgress {
+    #[new]
+    fn new() -> Self {
+        PyReadProgress {
+            bytes: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    #[getter]
+    fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
+    }
+}
+
 /// Reads the event files under `path` (or the file `path`), in parallel, keeping the
 /// `kinds` of rows named.
 #[pyfunction]
-#[pyo3(signature = (path, kinds, check_crc = true))]
+#[pyo3(signature = (path, kinds, check_crc = true, progress = None))]
 pub fn read_log(
     py: Python<'_>,
     path: PathBuf,
     kinds: Vec<String>,
     check_crc: bool,
+    progress: Option<&PyReadProgress>,
 ) -> PyResult<PyLogData> {
     let kinds = kinds_from(&kinds)?;
+    let counter = progress.map(|p| p.bytes.clone());
     let result = py.detach(|| {
         list_event_files(&path).map(|files| {
-            let data = read_files(&files, kinds, check_crc);
+            let data = read_files(&files, kinds, check_crc, counter);
             (files, data)
         })
     });
@@ -261,11 +289,7 @@ impl PyLogData {
 
     /// Tensors of file `i`: `(rows, order)`, each row `(step, wall, tag, dtype, shape,
     /// data, strings)` with `data` the values as little-endian bytes of the dtype.
-    fn tensors<'py>(
-        &self,
-        py: Python<'py>,
-        i: usize,
-    ) -> PyResult<(Vec<TensorRow<'py>>, Vec<u32>)> {
+    fn tensors<'py>(&self, py: Python<'py>, i: usize) -> PyResult<(Vec<TensorRow<'py>>, Vec<u32>)> {
         let r = &self.get(i)?.tensors;
         let mut rows = Vec::with_capacity(r.len());
         for k in 0..r.len() {
@@ -371,13 +395,15 @@ fn tensor_bytes<'py>(py: Python<'py>, t: &TensorProto) -> PyResult<Bound<'py, Py
     }
 }
 
+type NamedValue<'py> = (String, Bound<'py, PyAny>);
+
 /// The hyperparameters of an hparams plugin's `session_start_info` content, as
 /// `(name, value)` in name order (`None` when the content is something else).
 #[pyfunction]
 pub fn hparams_session_start<'py>(
     py: Python<'py>,
     content: &[u8],
-) -> PyResult<Option<Vec<(String, Bound<'py, PyAny>)>>> {
+) -> PyResult<Option<Vec<NamedValue<'py>>>> {
     use crate::format::proto::plugins::{
         hparams_plugin_data::Data, pb_value::Kind, HParamsPluginData, PbValue,
     };
@@ -496,10 +522,7 @@ impl PyEventIterator {
     /// `"none"` or `"undecodable"` (value: the payload).
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<EventTuple<'py>>> {
         let path = self.path.clone();
-        let next = self
-            .scanner
-            .next_record()
-            .map_err(|e| io_error(&path, e))?;
+        let next = self.scanner.next_record().map_err(|e| io_error(&path, e))?;
         let Some((offset, payload)) = next else {
             return Ok(None);
         };
@@ -514,9 +537,7 @@ impl PyEventIterator {
             None => ("none", py.None().into_bound(py)),
             Some(EventWhat::FileVersion(v)) => ("file_version", v.into_pyobject(py)?.into_any()),
             Some(EventWhat::GraphDef(g)) => ("graph_def", PyBytes::new(py, &g).into_any()),
-            Some(EventWhat::MetaGraphDef(g)) => {
-                ("meta_graph_def", PyBytes::new(py, &g).into_any())
-            }
+            Some(EventWhat::MetaGraphDef(g)) => ("meta_graph_def", PyBytes::new(py, &g).into_any()),
             Some(EventWhat::LogMessage(m)) => (
                 "log_message",
                 (m.level, m.message).into_pyobject(py)?.into_any(),
@@ -556,4 +577,59 @@ impl PyEventIterator {
     fn damage(&self) -> Vec<DamageRow> {
         damage_list(&self.scanner.damage)
     }
+}
+
+/// Writes a CSV file of `columns`, each `(kind, data, names)`: kind `"i64"`, `"f64"`,
+/// `"f32"` (float64 values printed as the float32 they were) with `data` the
+/// little-endian bytes, or `"names"` with `data` uint32 indices into `names`. Returns the
+/// number of rows.
+#[pyfunction]
+pub fn write_csv(
+    py: Python<'_>,
+    path: PathBuf,
+    header: Vec<String>,
+    columns: Vec<(String, Vec<u8>, Vec<String>)>,
+) -> PyResult<u64> {
+    fn words<const N: usize>(b: &[u8]) -> impl Iterator<Item = [u8; N]> + '_ {
+        b.chunks_exact(N).map(|c| {
+            let mut a = [0u8; N];
+            a.copy_from_slice(c);
+            a
+        })
+    }
+    enum Owned {
+        I(Vec<i64>),
+        F(Vec<f64>, bool),
+        N(Vec<u32>, Vec<String>),
+    }
+    let mut owned = Vec::with_capacity(columns.len());
+    for (kind, data, names) in columns {
+        owned.push(match kind.as_str() {
+            "i64" => Owned::I(words::<8>(&data).map(i64::from_le_bytes).collect()),
+            "f64" | "f32" => Owned::F(
+                words::<8>(&data).map(f64::from_le_bytes).collect(),
+                kind == "f32",
+            ),
+            "names" => Owned::N(words::<4>(&data).map(u32::from_le_bytes).collect(), names),
+            other => {
+                return Err(FerroError::InvalidArgument(format!(
+                    "columns: unknown column kind {other:?}"
+                ))
+                .into())
+            }
+        });
+    }
+    let rows = py.detach(|| {
+        let cols: Vec<Column<'_>> = owned
+            .iter()
+            .map(|o| match o {
+                Owned::I(v) => Column::I64(v),
+                Owned::F(v, false) => Column::F64(v),
+                Owned::F(v, true) => Column::F32(v),
+                Owned::N(c, n) => Column::Names(c, n),
+            })
+            .collect();
+        write_columns(&path, &header, &cols)
+    });
+    Ok(rows.map_err(|e| io_error(&path, e))?)
 }

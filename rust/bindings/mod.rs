@@ -32,6 +32,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reader::read_records, m)?)?;
     m.add_class::<log_reader::PyLogData>()?;
     m.add_class::<log_reader::PyEventIterator>()?;
+    m.add_class::<log_reader::PyReadProgress>()?;
+    m.add_function(wrap_pyfunction!(log_reader::write_csv, m)?)?;
     m.add_function(wrap_pyfunction!(log_reader::read_log, m)?)?;
     m.add_function(wrap_pyfunction!(log_reader::iter_events, m)?)?;
     m.add_function(wrap_pyfunction!(log_reader::hparams_session_start, m)?)?;

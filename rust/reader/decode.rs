@@ -11,6 +11,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use prost::Message;
 
@@ -242,13 +244,18 @@ fn file_version(s: &str) -> Option<f64> {
 }
 
 /// Reads one event file. Never fails: a file that cannot be opened or read has `error` set.
-pub fn read_file(path: &Path, kinds: Kinds, check_crc: bool) -> FileData {
+pub fn read_file(
+    path: &Path,
+    kinds: Kinds,
+    check_crc: bool,
+    progress: Option<Arc<AtomicU64>>,
+) -> FileData {
     let mut data = FileData {
         path: path.to_path_buf(),
         ..Default::default()
     };
     let mut scanner = match RecordScanner::open(path, check_crc) {
-        Ok(s) => s,
+        Ok(s) => s.with_progress(progress),
         Err(e) => {
             data.error = Some(e.to_string());
             return data;
@@ -316,8 +323,7 @@ pub fn read_file(path: &Path, kinds: Kinds, check_crc: bool) -> FileData {
         let summary = match event.what {
             Some(EventWhat::Summary(s)) => Some(s),
             Some(EventWhat::SessionLog(log)) => {
-                if version.is_some_and(|v| v >= 2.0) && log.status == SessionStatus::Start as i32
-                {
+                if version.is_some_and(|v| v >= 2.0) && log.status == SessionStatus::Start as i32 {
                     data.purge(step, None);
                 }
                 None
@@ -470,5 +476,39 @@ impl<'a> Wire<'a> {
         let s = self.b.get(self.i..self.i.checked_add(n)?)?;
         self.i += n;
         Some(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::proto::{Summary, SummaryMetadata, SummaryValue};
+
+    fn event(value: SummaryValue) -> Vec<u8> {
+        Event {
+            wall_time: 12.5,
+            step: -3,
+            what: Some(EventWhat::Summary(Summary { value: vec![value] })),
+            source_metadata: None,
+        }
+        .encode_to_vec()
+    }
+
+    #[test]
+    fn plain_scalar_reads_what_prost_reads_and_declines_the_rest() {
+        let plain = event(SummaryValue {
+            tag: "loss/ü".into(),
+            value: Some(Value::SimpleValue(0.25)),
+            ..Default::default()
+        });
+        assert_eq!(plain_scalar(&plain), Some((12.5, -3, "loss/ü", 0.25)));
+        let with_meta = event(SummaryValue {
+            tag: "x".into(),
+            metadata: Some(SummaryMetadata::for_plugin("scalars", vec![])),
+            value: Some(Value::SimpleValue(1.0)),
+            ..Default::default()
+        });
+        assert_eq!(plain_scalar(&with_meta), None);
+        assert_eq!(plain_scalar(&plain[..plain.len() - 1]), None);
     }
 }

@@ -3,6 +3,7 @@
 //! parallel (`walk`), many files' scalars as one sorted table (`table`), and CSV output
 //! (`csv`). docs/reader.md describes the semantics and the damage policy.
 
+pub mod csv;
 pub mod decode;
 pub mod scan;
 pub mod table;

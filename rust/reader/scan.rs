@@ -9,6 +9,8 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::format::masked_crc::masked_crc32c;
 use crate::format::tf_record::FRAME_OVERHEAD;
@@ -59,6 +61,8 @@ pub struct RecordScanner {
     check_crc: bool,
     pub damage: Vec<Damage>,
     done: bool,
+    /// Bytes read so far, summed over every scanner given the same counter (progress).
+    progress: Option<Arc<AtomicU64>>,
 }
 
 impl RecordScanner {
@@ -76,7 +80,14 @@ impl RecordScanner {
             check_crc,
             damage: Vec::new(),
             done: false,
+            progress: None,
         })
+    }
+
+    /// Adds the bytes this scanner reads to `counter` as it goes.
+    pub fn with_progress(mut self, counter: Option<Arc<AtomicU64>>) -> Self {
+        self.progress = counter;
+        self
     }
 
     /// Bytes of the file, as its size was when it was opened.
@@ -101,6 +112,9 @@ impl RecordScanner {
             let n = self.file.read(&mut self.buf[self.end..])?;
             if n == 0 {
                 self.eof = true;
+            }
+            if let Some(p) = &self.progress {
+                p.fetch_add(n as u64, Ordering::Relaxed);
             }
             self.end += n;
         }

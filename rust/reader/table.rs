@@ -19,6 +19,9 @@ pub struct ScalarTable {
     pub names: Vec<String>,
 }
 
+/// `(sort key (dir, name, tag), file, first row, end row, dir rank, name rank)`.
+type Segment = ((u32, u32, u32), usize, usize, usize, u32, u32);
+
 fn sorted_unique<'a>(items: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut v: Vec<String> = items.map(str::to_owned).collect();
     v.sort();
@@ -46,7 +49,7 @@ pub fn scalar_table(
     let dirs = sorted_unique(where_.iter().map(|w| w.dir.as_str()));
     let names = sorted_unique(where_.iter().map(|w| w.name.as_str()));
     // Contiguous runs of one tag in one file, with their sort key.
-    let mut segments: Vec<((u32, u32, u32), usize, usize, usize, u32, u32)> = Vec::new();
+    let mut segments: Vec<Segment> = Vec::new();
     for (fi, f) in files.iter().enumerate() {
         let d = rank(&dirs, &where_[fi].dir);
         let n = rank(&names, &where_[fi].name);

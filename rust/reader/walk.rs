@@ -2,6 +2,8 @@
 //! parallel.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use rayon::prelude::*;
 
@@ -91,10 +93,15 @@ fn walk(
 }
 
 /// Reads every file, in parallel, keeping their order.
-pub fn read_files(files: &[LogFile], kinds: Kinds, check_crc: bool) -> Vec<FileData> {
+pub fn read_files(
+    files: &[LogFile],
+    kinds: Kinds,
+    check_crc: bool,
+    progress: Option<Arc<AtomicU64>>,
+) -> Vec<FileData> {
     files
         .par_iter()
         .with_max_len(1)
-        .map(|f| read_file(&f.path, kinds, check_crc))
+        .map(|f| read_file(&f.path, kinds, check_crc, progress.clone()))
         .collect()
 }

@@ -45,8 +45,13 @@ def _summary_value(kind: str, value: Any) -> Any:
         return {"width": w, "height": h, "colorspace": cs, "encoded": enc}
     if kind == "audio":
         rate, ch, frames, ctype, enc = value
-        return {"sample_rate": rate, "num_channels": ch, "length_frames": frames,
-                "content_type": ctype, "encoded": enc}
+        return {
+            "sample_rate": rate,
+            "num_channels": ch,
+            "length_frames": frames,
+            "content_type": ctype,
+            "encoded": enc,
+        }
     if kind == "tensor":
         return tensor_array(*value)
     return value
@@ -81,8 +86,11 @@ def read_events(
         elif what == "undecodable":
             if strict:
                 raise EventFileDamageError(f"{p}: record at byte {offset} is not an Event")
-            warnings.warn(f"{p}: record at byte {offset} is not an Event",
-                          EventFileDamageWarning, stacklevel=2)
+            warnings.warn(
+                f"{p}: record at byte {offset} is not an Event",
+                EventFileDamageWarning,
+                stacklevel=2,
+            )
         else:
             yield EventRecord(offset, wall, step, what, "", value, "")
     damage = it.damage

@@ -109,37 +109,52 @@ class FileRows:
         elif kind == "histograms":
             h = self.data.histograms(self.index)
             order = h["order"]
-            cols = {k: np.frombuffer(h[k], dtype=np.float64) for k in
-                    ("wall", "min", "max", "num", "sum", "sum_squares", "limits", "counts")}
+            cols = {
+                k: np.frombuffer(h[k], dtype=np.float64)
+                for k in ("wall", "min", "max", "num", "sum", "sum_squares", "limits", "counts")
+            }
             steps = np.frombuffer(h["step"], dtype=np.int64)
             tags = np.frombuffer(h["tag"], dtype=np.uint32)
             offsets = np.frombuffer(h["offsets"], dtype=np.uint64).astype(np.int64)
             for r in range(len(steps)):
                 a, b = offsets[r], offsets[r + 1]
-                out.setdefault(int(tags[r]), []).append({
-                    "step": int(steps[r]),
-                    "wall_time": float(cols["wall"][r]),
-                    "counts": cols["counts"][a:b].copy(),
-                    "limits": cols["limits"][a:b].copy(),
-                    "max": float(cols["max"][r]),
-                    "min": float(cols["min"][r]),
-                    "num": float(cols["num"][r]),
-                    "sum": float(cols["sum"][r]),
-                    "sum_squares": float(cols["sum_squares"][r]),
-                })
+                out.setdefault(int(tags[r]), []).append(
+                    {
+                        "step": int(steps[r]),
+                        "wall_time": float(cols["wall"][r]),
+                        "counts": cols["counts"][a:b].copy(),
+                        "limits": cols["limits"][a:b].copy(),
+                        "max": float(cols["max"][r]),
+                        "min": float(cols["min"][r]),
+                        "num": float(cols["num"][r]),
+                        "sum": float(cols["sum"][r]),
+                        "sum_squares": float(cols["sum_squares"][r]),
+                    }
+                )
         elif kind == "images":
             rows, order = self.data.images(self.index)
             for step, wall, tag, width, height, _cs, encoded in rows:
                 out.setdefault(tag, []).append(
-                    {"step": step, "wall_time": wall, "width": width, "height": height,
-                     "encoded": encoded}
+                    {
+                        "step": step,
+                        "wall_time": wall,
+                        "width": width,
+                        "height": height,
+                        "encoded": encoded,
+                    }
                 )
         elif kind == "audio":
             rows, order = self.data.audio(self.index)
             for step, wall, tag, rate, frames, _ch, ctype, encoded in rows:
                 out.setdefault(tag, []).append(
-                    {"step": step, "wall_time": wall, "sample_rate": rate,
-                     "length_frames": frames, "content_type": ctype, "encoded": encoded}
+                    {
+                        "step": step,
+                        "wall_time": wall,
+                        "sample_rate": rate,
+                        "length_frames": frames,
+                        "content_type": ctype,
+                        "encoded": encoded,
+                    }
                 )
         elif kind == "scalars":
             step, wall, value, tag, order = self.data.scalars(self.index)
@@ -216,11 +231,11 @@ def _fields(kind: str, e: dict[str, Any], extra: set[str]) -> tuple[dict[str, An
         keys = ("counts", "limits", "max", "min", "num", "sum", "sum_squares")
         return {k: e[k] for k in keys if k in wanted}, None
     if kind == "images":
-        f = {k: e[k] for k in ("height", "width") if k in extra}
+        f: dict[str, Any] = {k: e[k] for k in ("height", "width") if k in extra}
         return f, decode_image(e["encoded"])
     if kind == "audio":
-        keys = ("content_type", "length_frames", "sample_rate")
-        return {k: e[k] for k in keys if k in extra}, decode_wav(e["encoded"])
+        audio_keys = ("content_type", "length_frames", "sample_rate")
+        return {k: e[k] for k in audio_keys if k in extra}, decode_wav(e["encoded"])
     raise ValueError(kind)
 
 
@@ -251,7 +266,7 @@ def finish(frames: list[Any], extra: set[str], pivot: bool) -> Any:
     stacked = pd.concat(frames, ignore_index=True)
     if stacked.empty:
         return pd.DataFrame()
-    group = [c for c in ("dir_name", "file_name") if c in extra]
+    group: list[str] = [c for c in ("dir_name", "file_name") if c in extra]
     if not pivot:
         group.append("tag")
     group.append("step")

@@ -45,10 +45,10 @@ def tensor_array(dtype: int, shape: Sequence[int], data: bytes, strings: Sequenc
     if np_dtype is None:
         raise ValueError(f"tensor dtype {dtype} is not supported")
     if np_dtype is object:
-        values = list(strings)
-        if count > len(values):
-            values.extend([values[-1] if values else b""] * (count - len(values)))
-        return np.array(values, dtype=object).reshape(shape)
+        items = list(strings)
+        if count > len(items):
+            items.extend([items[-1] if items else b""] * (count - len(items)))
+        return np.array(items, dtype=object).reshape(shape)
     values = np.frombuffer(data, dtype=np_dtype).copy()
     if values.size == 0:
         return np.zeros(shape, np_dtype)
@@ -72,12 +72,15 @@ def decode_image(encoded: bytes) -> np.ndarray:
             "decoding images needs Pillow: pip install Pillow (or read the encoded bytes "
             "with ferroboard.read_events)"
         ) from e
-    img = Image.open(io.BytesIO(encoded))
-    if img.format == "GIF":
-        frames = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(img)]
+    opened = Image.open(io.BytesIO(encoded))
+    if opened.format == "GIF":
+        frames = [np.asarray(f.convert("RGB")) for f in ImageSequence.Iterator(opened)]
         return np.stack(frames, axis=0)
-    if img.mode == "P":
-        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    img = (
+        opened.convert("RGBA" if "transparency" in opened.info else "RGB")
+        if opened.mode == "P"
+        else opened
+    )
     arr = np.asarray(img)
     return arr[:, :, None] if arr.ndim == 2 else arr
 
@@ -91,7 +94,10 @@ def decode_wav(encoded: bytes) -> np.ndarray:
         cid, size = encoded[pos : pos + 4], struct.unpack_from("<I", encoded, pos + 4)[0]
         body = encoded[pos + 8 : pos + 8 + size]
         if cid == b"fmt ":
-            channels, bits = struct.unpack_from("<H", body, 2)[0], struct.unpack_from("<H", body, 14)[0]
+            channels, bits = (
+                struct.unpack_from("<H", body, 2)[0],
+                struct.unpack_from("<H", body, 14)[0],
+            )
         elif cid == b"data":
             data = body
         pos += 8 + size + (size & 1)

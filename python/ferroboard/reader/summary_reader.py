@@ -15,8 +15,21 @@ ALL_EVENT_TYPES = frozenset(
     {"scalars", "tensors", "histograms", "images", "audio", "hparams", "text"}
 )
 ALL_EXTRA_COLUMNS = frozenset(
-    {"dir_name", "file_name", "wall_time", "min", "max", "num", "sum", "sum_squares",
-     "width", "height", "content_type", "length_frames", "sample_rate"}
+    {
+        "dir_name",
+        "file_name",
+        "wall_time",
+        "min",
+        "max",
+        "num",
+        "sum",
+        "sum_squares",
+        "width",
+        "height",
+        "content_type",
+        "length_frames",
+        "sample_rate",
+    }
 )
 _CORE_KIND_OF = {"text": "tensors", "hparams": None}
 
@@ -57,8 +70,10 @@ class SummaryReader:
         self._pivot = bool(pivot)
         self._extra = _as_set("extra_columns", extra_columns or (), ALL_EXTRA_COLUMNS, KeyError)
         self._types = _as_set(
-            "event_types", ALL_EVENT_TYPES if event_types is None else event_types,
-            ALL_EVENT_TYPES, KeyError,
+            "event_types",
+            ALL_EVENT_TYPES if event_types is None else event_types,
+            ALL_EVENT_TYPES,
+            KeyError,
         )
         self._strict = strict
         self._check_crc = check_crc
@@ -66,8 +81,10 @@ class SummaryReader:
             raise ValueError(f"log_path: file or directory not found: {self._log_path}")
         kinds = {_CORE_KIND_OF.get(t, t) for t in self._types} - {None}
         self._data, self._reports = load(
-            self._log_path, [k for k in CORE_KINDS if k in kinds],
-            check_crc=check_crc, strict=strict,
+            self._log_path,
+            [k for k in CORE_KINDS if k in kinds],
+            check_crc=check_crc,
+            strict=strict,
         )
         self._tree = Tree()
         for i, r in enumerate(self._reports):
@@ -102,9 +119,12 @@ class SummaryReader:
             if os.path.isdir(self._log_path):
                 for name in sorted(os.listdir(self._log_path)):
                     self._children[name] = SummaryReader(
-                        os.path.join(self._log_path, name), pivot=self._pivot,
-                        extra_columns=self._extra, event_types=self._types,
-                        strict=self._strict, check_crc=self._check_crc,
+                        os.path.join(self._log_path, name),
+                        pivot=self._pivot,
+                        extra_columns=self._extra,
+                        event_types=self._types,
+                        strict=self._strict,
+                        check_crc=self._check_crc,
                     )
         return dict(self._children)
 
@@ -113,8 +133,10 @@ class SummaryReader:
 
     @property
     def tags(self) -> dict[str, list[str]]:
-        return {t: self.get_tags(t) for t in
-                ("images", "audio", "histograms", "scalars", "tensors", "hparams", "text")}
+        return {
+            t: self.get_tags(t)
+            for t in ("images", "audio", "histograms", "scalars", "tensors", "hparams", "text")
+        }
 
     def get_tags(self, event_type: str) -> list[str]:
         """The tags of ``event_type`` in order of first appearance over the files."""
@@ -140,7 +162,8 @@ class SummaryReader:
             return self._scalars_frame()
         return self._tree.frame(
             lambda i: leaf_frame(self._file_rows(i), event_type, self._extra, self._pivot),
-            self._extra, self._pivot,
+            self._extra,
+            self._pivot,
         )
 
     @property

@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from demo_skips import skipped
+
+from .skips import skipped
 
 
 def _pr_curves(writer: Any, rng: np.random.Generator) -> None:
