@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use prost::Message;
-use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
@@ -131,9 +130,9 @@ pub fn read_log(
 
 impl PyLogData {
     fn get(&self, i: usize) -> PyResult<&FileData> {
-        self.data
-            .get(i)
-            .ok_or_else(|| PyIndexError::new_err(format!("file index {i} out of range")))
+        self.data.get(i).ok_or_else(|| {
+            FerroError::InvalidArgument(format!("file index {i} out of range")).into()
+        })
     }
 }
 
