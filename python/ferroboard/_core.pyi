@@ -75,6 +75,38 @@ class EventWriter:
     def dropped(self) -> int: ...
     @property
     def max_event_bytes(self) -> int: ...
+    @property
+    def unfilled(self) -> int: ...
+    @property
+    def cancelled(self) -> int: ...
+    def reserve(self, step: Optional[int] = None, walltime: Optional[float] = None) -> int: ...
+    def fill_scalar(
+        self,
+        slot: int,
+        tag: str,
+        value: float,
+        new_style: bool = False,
+        double_precision: bool = False,
+    ) -> None: ...
+    def fill_histogram(
+        self,
+        slot: int,
+        tag: str,
+        values: Any,
+        dtype: str,
+        edges: Optional[Any] = None,
+        max_bins: Optional[int] = None,
+    ) -> None: ...
+    def fill_histogram_counts(
+        self,
+        slot: int,
+        tag: str,
+        counts: Any,
+        stats: Sequence[float],
+        edges: Optional[Any] = None,
+        max_bins: Optional[int] = None,
+    ) -> None: ...
+    def cancel(self, slot: int) -> bool: ...
     def add_scalar(
         self,
         tag: str,

@@ -7,7 +7,8 @@ import re
 import threading
 from typing import Any, Optional, Union
 
-from . import _core, _lifecycle
+from . import _core, _dynamo, _lifecycle
+from ._pending import PendingQueue
 from .conversions import as_step, describe, optional_step, optional_walltime
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -105,6 +106,8 @@ class FileWriter:
         self._max_pending_bytes = int(max_pending_bytes)
         self._open_lock = threading.Lock()
         self._core: Optional[_core.EventWriter] = None
+        # Events whose values are still being computed on a GPU (docs/gpu.md).
+        self._pending: Optional[PendingQueue] = None
         self._dropped_by_closed = 0  # dropped events of the files this writer has closed
         self._open()
         _lifecycle.register(self)
@@ -128,6 +131,9 @@ class FileWriter:
             return self._core
 
     def _forget_after_fork(self) -> Optional[_core.EventWriter]:
+        # The parent writes its pending GPU values; their events and buffers belong to a
+        # CUDA context the child cannot use, so they are dropped untouched.
+        self._pending = None
         core, self._core = self._core, None
         self._open_lock = threading.Lock()
         return core
@@ -135,6 +141,24 @@ class FileWriter:
     def _writer(self) -> _core.EventWriter:
         """The open core writer, opening a new file after close or fork."""
         return self._core or self._open()
+
+    def _pending_queue(self) -> PendingQueue:
+        """The queue of events waiting for GPU values, made on first use."""
+        with self._open_lock:
+            queue = self._pending
+        if queue is None:
+            core = self._writer()
+            with self._open_lock:
+                if self._pending is None:
+                    self._pending = PendingQueue(core)
+                queue = self._pending
+        return queue
+
+    def poll(self) -> int:
+        """Writes the events whose GPU values have arrived; never waits. Returns how
+        many events still wait for theirs."""
+        queue = self._pending
+        return 0 if queue is None else queue.poll()
 
     @property
     def event_file_path(self) -> Optional[str]:
@@ -185,6 +209,9 @@ class FileWriter:
 
     def flush(self) -> None:
         """Returns once every event added so far is written and fsync'd."""
+        queue = self._pending
+        if queue is not None:
+            queue.drain()  # waits for GPU values (docs/gpu.md), then the usual barrier
         if self._core is not None:
             self._core.flush()
 
@@ -199,9 +226,15 @@ class FileWriter:
         core = self._core
         if core is None:
             return
+        queue = self._pending
+        if queue is not None:
+            # A capture in progress raises here, before anything is closed. Slots whose
+            # values cannot come (a device error) are cancelled and reported.
+            queue.drain()
         try:
             core.close()
         finally:
+            self._pending = None
             self._core = None
             self._dropped_by_closed += core.dropped
             _lifecycle.unregister(self)
@@ -215,3 +248,6 @@ class FileWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_dynamo.mark(FileWriter)

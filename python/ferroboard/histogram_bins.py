@@ -126,6 +126,11 @@ def resolve_edges(bins: Any, values: np.ndarray, dtype_code: str) -> Optional[np
         if first == last:
             first, last = first - 0.5, last + 0.5
         return _linspace(first, last, count, "bins")
+    return explicit_edges(bins)
+
+
+def explicit_edges(bins: Any) -> np.ndarray:
+    """`bins` given as edges: a contiguous float64 array, checked as numpy would."""
     try:
         edges = np.asarray(bins, dtype=np.float64)
     except (TypeError, ValueError) as exc:

@@ -10,11 +10,13 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Optional
 
 import numpy as np
 
+from . import _capture, _device_path, _dynamo
 from ._core import EventWriter
 from ._paths import check_no_nul, inside, one_component
 from ._rank_gate import RankGate
@@ -46,6 +48,12 @@ def _noop(*_args: Any, **_kwargs: Any) -> None:
     return None
 
 
+def _check_max_bins(max_bins: Any) -> None:
+    if max_bins is not None:
+        if isinstance(max_bins, bool) or not isinstance(max_bins, int) or max_bins < 1:
+            raise ValueError(f"max_bins must be a positive int or None, got {max_bins!r}")
+
+
 class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
     """Writes TensorBoard event files; a drop-in for torch's and tensorboardX's writer.
 
@@ -68,6 +76,9 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
             initialized, then torchrun, torchelastic, Slurm, Open MPI, PMI, LSF).
         per_rank_dir: write into ``{log_dir}/rank{N}`` (one TensorBoard run per rank).
             Env override: ``FERROBOARD_PER_RANK_DIR=1``.
+        on_cuda_capture: what an ``add_*`` given a CUDA tensor does while a CUDA graph is
+            being captured: "raise" (a RuntimeError saying why) or "skip" (the call is
+            dropped, with one warning). See docs/gpu.md.
     """
 
     def __init__(
@@ -85,7 +96,10 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         ranks: Any = "auto",
         rank: Optional[int] = None,
         per_rank_dir: bool = False,
+        on_cuda_capture: str = _capture.RAISE,
     ) -> None:
+        self._on_cuda_capture = _capture.check_policy(on_cuda_capture)
+        _dynamo.skip_files()
         # A URL fails here, before any directory is made (it would become "s3:/...").
         for arg, value in (("log_dir", log_dir), ("logdir", logdir)):
             if value:
@@ -167,7 +181,20 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         writer = self.file_writer
         if writer is None:
             writer = self._get_file_writer()
+        queue = writer._pending
+        if queue is not None:
+            queue.maybe_poll()  # GPU values that have arrived since the last call
         return writer._core or writer._writer()
+
+    def poll(self) -> int:
+        """Writes the events whose values, computed on a GPU, have arrived; never waits.
+
+        Every ``add_*`` call does this too (at most once per millisecond), so a loop that
+        logs each step needs no poll; call it in quiet phases. Returns how many events
+        still wait for their values (docs/gpu.md).
+        """
+        writers = list((self.all_writers or {}).values())
+        return sum(writer.poll() for writer in writers)
 
     # -- scalars and text -----------------------------------------------------------------
 
@@ -184,6 +211,10 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         # The hot path of every training loop: a few identity checks, then one call into
         # Rust, which checks the tag (a TypeError there is re-raised with a clearer text).
         if type(scalar_value) is not float:
+            if _device_path.wants(scalar_value):
+                return self._add_device_scalar(
+                    tag, scalar_value, global_step, walltime, new_style, double_precision
+                )
             scalar_value = scalar_to_float(scalar_value)
         if global_step is not None and type(global_step) is not int:
             global_step = as_step(global_step)
@@ -193,6 +224,8 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         core = writer._core if writer is not None else None
         if core is None:
             core = self._core()
+        elif writer._pending is not None:  # type: ignore[union-attr]
+            writer._pending.maybe_poll()  # type: ignore[union-attr]
         try:
             if new_style:  # double_precision only matters for new-style scalars
                 core.add_scalar(
@@ -206,6 +239,30 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
             if global_step is not None:
                 as_step(global_step)
             raise
+
+    def _add_device_scalar(
+        self,
+        tag: str,
+        value: Any,
+        global_step: Any,
+        walltime: Any,
+        new_style: bool,
+        double_precision: bool,
+    ) -> None:
+        """`add_scalar` of a CUDA tensor: no host sync; written once the GPU got there."""
+        step = optional_step(global_step)
+        walltime = optional_walltime(walltime)
+        if not _device_path.check_capture(self._on_cuda_capture, "add_scalar"):
+            return
+        _device_path.scalar(
+            self._get_file_writer(),
+            tag,
+            value,
+            step,
+            walltime,
+            bool(new_style),
+            bool(double_precision),
+        )
 
     def add_scalars(
         self,
@@ -276,6 +333,9 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         ``bins``: "tensorflow" (torch's default exponential edges), an int, explicit
         edges, or a numpy strategy name ("auto", "fd", ...).
         """
+        if _device_path.wants(values):
+            self.add_histograms({tag: values}, global_step, bins, walltime, max_bins)
+            return
         check_tag(tag)
         array, code = array_for_core(values, "values")
         if array.size and array.dtype.kind == "f" and np.isnan(array.flat[0]):
@@ -292,6 +352,59 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
             optional_step(global_step),
             optional_walltime(walltime),
         )
+
+    def add_histograms(
+        self,
+        tag_to_values: Any,
+        global_step: Any = None,
+        bins: Any = DEFAULT_BINS,
+        walltime: Any = None,
+        max_bins: Optional[int] = None,
+    ) -> None:
+        """Logs one histogram per entry of ``tag_to_values`` (a mapping of tag to
+        tensor or array), in its order: ``{n: p for n, p in model.named_parameters()}``.
+
+        Host values give exactly the events of a loop of `add_histogram` calls. CUDA
+        tensors are reduced on their device, all at once: one grouped reduction, one copy
+        of the results to host memory and one event per device, no host sync; their
+        events reach the file once the GPU has computed them (docs/gpu.md).
+        """
+        if not isinstance(tag_to_values, Mapping):
+            raise TypeError(
+                f"tag_to_values must be a mapping of tag to values, got {describe(tag_to_values)}"
+            )
+        _check_max_bins(max_bins)
+        items = list(tag_to_values.items())
+        device = [_device_path.wants(values) for _, values in items]
+        if not any(device):
+            for tag, values in items:
+                self.add_histogram(tag, values, global_step, bins, walltime, max_bins)
+            return
+        step = optional_step(global_step)
+        walltime = optional_walltime(walltime)
+        if not _device_path.check_capture(self._on_cuda_capture, "add_histogram"):
+            items = [item for item, on_device in zip(items, device) if not on_device]
+            device = [False] * len(items)
+        fw = self._get_file_writer()
+        queue = fw._pending_queue()
+        prepared = [
+            _device_path.prepare(tag, values, bins) if on_device else None
+            for (tag, values), on_device in zip(items, device)
+        ]
+        queue.make_room(_device_path.estimate_bytes([p for p in prepared if p is not None]))
+        reserved: list = []
+        with queue.lock():  # a flush elsewhere sees all of these slots or none
+            core = fw._writer()
+            try:
+                for (tag, values), item in zip(items, prepared):
+                    if item is None:  # host values, in their place in the order
+                        self.add_histogram(tag, values, step, bins, walltime, max_bins)
+                    else:
+                        item.slot = core.reserve(step, walltime)
+                        reserved.append(item)
+            finally:
+                if reserved:
+                    _device_path.enqueue(queue, core, reserved, bins, max_bins)
 
     def add_histogram_raw(
         self,
@@ -398,3 +511,6 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_dynamo.mark(SummaryWriter)

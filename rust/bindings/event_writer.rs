@@ -59,6 +59,15 @@ impl PyEventWriter {
         Ok(())
     }
 
+    /// Gives reserved slot `slot` its event (its step and wall time are the reserved
+    /// ones, docs/gpu.md). Never blocks: the values were computed while the caller went on.
+    fn fill_slot(&self, py: Python<'_>, slot: u64, kind: JobKind) -> PyResult<()> {
+        let job = Job::new(None, Some(0.0), kind)?;
+        crate::summary::limits::check_job(&job, self.inner.max_event_bytes())?;
+        self.inner.fill(slot, job)?;
+        self.warn_notices(py)
+    }
+
     /// Turns the writer's notices (file replaced, event dropped) into Python warnings.
     #[inline]
     fn warn_notices(&self, py: Python<'_>) -> PyResult<()> {
@@ -368,6 +377,85 @@ impl PyEventWriter {
     ) -> PyResult<()> {
         let events = serialized_graph_events(graph_def, run_metadata);
         self.submit_events(py, events, walltime)
+    }
+
+    /// Reserves the next place in file order for an event whose values come later
+    /// (docs/gpu.md); `step` and the wall time (now, unless given) are the event's.
+    /// Returns the slot to fill or cancel.
+    #[pyo3(signature = (step=None, walltime=None))]
+    fn reserve(&self, step: Option<i64>, walltime: Option<f64>) -> PyResult<u64> {
+        let wall_time = Job::new(step, walltime, JobKind::Cancelled)?.wall_time;
+        Ok(self.inner.reserve(step, wall_time)?)
+    }
+
+    /// Fills `slot` with a scalar event.
+    #[pyo3(signature = (slot, tag, value, new_style=false, double_precision=false))]
+    fn fill_scalar(
+        &self,
+        py: Python<'_>,
+        slot: u64,
+        tag: &Bound<'_, PyString>,
+        value: f64,
+        new_style: bool,
+        double_precision: bool,
+    ) -> PyResult<()> {
+        let job = summaries::scalar(tag, value, new_style, double_precision)?;
+        self.fill_slot(py, slot, job.into_kind())
+    }
+
+    /// Fills `slot` with the histogram of `values` (binned on the worker, as
+    /// `add_histogram` does).
+    #[pyo3(signature = (slot, tag, values, dtype, edges=None, max_bins=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn fill_histogram(
+        &self,
+        py: Python<'_>,
+        slot: u64,
+        tag: &Bound<'_, PyString>,
+        values: &Bound<'_, PyAny>,
+        dtype: &str,
+        edges: Option<&Bound<'_, PyAny>>,
+        max_bins: Option<usize>,
+    ) -> PyResult<()> {
+        let job = summaries::histogram(py, tag, values, dtype, edges, max_bins)?;
+        self.fill_slot(py, slot, job.into_kind())
+    }
+
+    /// Fills `slot` with a histogram counted elsewhere: `counts` (float64, whole
+    /// numbers) has one slot more than the edges (slot `j`: values with `j` edges at or
+    /// below them; values equal to the last edge in the last bucket; NaN in the last
+    /// slot), `stats` is `[min, max, num, sum, sum_squares, nan_count]`.
+    #[pyo3(signature = (slot, tag, counts, stats, edges=None, max_bins=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn fill_histogram_counts(
+        &self,
+        py: Python<'_>,
+        slot: u64,
+        tag: &Bound<'_, PyString>,
+        counts: &Bound<'_, PyAny>,
+        stats: [f64; 6],
+        edges: Option<&Bound<'_, PyAny>>,
+        max_bins: Option<usize>,
+    ) -> PyResult<()> {
+        let job = summaries::histogram_counts(py, tag, counts, stats, edges, max_bins)?;
+        self.fill_slot(py, slot, job.into_kind())
+    }
+
+    /// Gives up `slot`: nothing is written for it. False if it was not waiting.
+    fn cancel(&self, slot: u64) -> PyResult<bool> {
+        Ok(self.inner.cancel(slot)?)
+    }
+
+    /// Reserved slots still waiting for their values.
+    #[getter]
+    fn unfilled(&self) -> PyResult<usize> {
+        Ok(self.inner.unfilled()?)
+    }
+
+    /// Reserved slots given up so far (each one was reported by a warning).
+    #[getter]
+    fn cancelled(&self) -> PyResult<u64> {
+        Ok(self.inner.cancelled()?)
     }
 
     /// Returns when every event accepted before the call is written and fsync'd.

@@ -14,7 +14,7 @@ use crate::runtime::sync::Mutex;
 use crate::summary::audio::AudioJob;
 use crate::summary::boxes::Boxes;
 use crate::summary::custom_scalars::{ChartSpec, LayoutEncoder};
-use crate::summary::histogram::{raw_histogram, Bins};
+use crate::summary::histogram::{raw_histogram, Bins, CountsJob};
 use crate::summary::hparams::{hparams_encoders, HParam, HValue};
 use crate::summary::image::{ImageJob, ImagePlan};
 use crate::summary::job::{HistogramJob, SummaryJob, SummaryPart, Tag, TensorJob};
@@ -53,7 +53,14 @@ pub(super) fn histogram(
 ) -> PyResult<SummaryJob> {
     let tag = text_arg(tag, "tag")?.into_owned();
     let values = copy_array(py, values, dtype, "values")?;
-    let bins = match edges {
+    let bins = histogram_bins(py, edges)?;
+    let job = HistogramJob::new(tag, values, bins, max_bins)?;
+    Ok(SummaryJob::histogram(job))
+}
+
+/// `bins` of the histogram methods: torch's default edges (None) or checked edges.
+fn histogram_bins(py: Python<'_>, edges: Option<&Bound<'_, PyAny>>) -> PyResult<Bins> {
+    Ok(match edges {
         None => Bins::Default,
         Some(edges) => {
             let edges = copy_array(py, edges, "f8", "bins")?;
@@ -62,9 +69,23 @@ pub(super) fn histogram(
                 "bins",
             )?)?
         }
-    };
-    let job = HistogramJob::new(tag, values, bins, max_bins)?;
-    Ok(SummaryJob::histogram(job))
+    })
+}
+
+/// A histogram counted elsewhere (on a GPU): slot counts, statistics, edges.
+pub(super) fn histogram_counts(
+    py: Python<'_>,
+    tag: &Bound<'_, PyString>,
+    counts: &Bound<'_, PyAny>,
+    stats: [f64; 6],
+    edges: Option<&Bound<'_, PyAny>>,
+    max_bins: Option<usize>,
+) -> PyResult<SummaryJob> {
+    let tag = text_arg(tag, "tag")?.into_owned();
+    let counts = copy_array(py, counts, "f8", "counts")?;
+    let bins = histogram_bins(py, edges)?;
+    let job = CountsJob::new(tag, counts.typed::<f64>(), stats, bins, max_bins)?;
+    Ok(SummaryJob::values(Box::new(job)))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -470,9 +470,70 @@ pub fn histogram(
     // The lanes' running sum is fast but adds in another order than numpy; torch's `sum`
     // comes from numpy's pairwise summation, reproduced exactly here.
     let sum = in_binning_pool(|| pairwise_sum(values));
-    let m = index.edges.len();
+    finish(p, values.len() as f64, sum, index.edges(), bins, max_bins)
+}
+
+/// Statistics of values counted elsewhere (on a GPU), for [`histogram_from_counts`].
+#[derive(Clone, Copy, Debug)]
+pub struct CountedStats {
+    pub min: f64,
+    pub max: f64,
+    pub num: f64,
+    pub sum: f64,
+    pub sum_squares: f64,
+    /// How many values were NaN (counted in the last slot by the device's search).
+    pub nan_count: u64,
+}
+
+/// torch's `HistogramProto` from slot counts made elsewhere: `slots[j]` counts the
+/// values with exactly `j` edges at or below them, except that values equal to the last
+/// edge count in the last bucket (numpy's closed last bucket) and NaN counts in the last
+/// slot. The finishing (outer buckets, `max_bins`, trimming) is the one of [`histogram`].
+pub fn histogram_from_counts(
+    slots: &[u64],
+    stats: CountedStats,
+    bins: &Bins,
+    max_bins: Option<usize>,
+) -> Result<HistogramProto, FerroError> {
+    let edges: &[f64] = match bins {
+        Bins::Default => try_default_edges()?.edges(),
+        Bins::Edges(edges) => edges,
+    };
+    if edges.len() < 2 || slots.len() != edges.len() + 1 {
+        return Err(FerroError::InvalidArgument(format!(
+            "counts: {} slots for {} edges (expected one more than the edges, and at \
+             least 2 edges)",
+            slots.len(),
+            edges.len()
+        )));
+    }
+    let mut counts = fallible::to_vec(slots, BUCKETS)?;
+    let m = edges.len();
+    counts[m] = counts[m].saturating_sub(stats.nan_count);
+    let saw_nan = stats.nan_count > 0 || stats.min.is_nan() || stats.max.is_nan();
+    let p = Partial {
+        slots: counts,
+        min: stats.min,
+        max: stats.max,
+        sum_squares: stats.sum_squares,
+        saw_nan,
+    };
+    finish(p, stats.num, stats.sum, edges, bins, max_bins)
+}
+
+/// The proto from the counted slots: `max_bins` merge, outer buckets for the default
+/// edges, trimming, NaN statistics.
+fn finish(
+    p: Partial,
+    num: f64,
+    sum: f64,
+    edges: &[f64],
+    bins: &Bins,
+    max_bins: Option<usize>,
+) -> Result<HistogramProto, FerroError> {
+    let m = edges.len();
     let regular: Vec<f64> = fallible::collect(m, p.slots[1..m].iter().map(|&c| c as f64), BUCKETS)?;
-    let limits = fallible::to_vec(&index.edges, BUCKETS)?;
+    let limits = fallible::to_vec(edges, BUCKETS)?;
     let (regular, limits) = merge_to_max_bins(regular, limits, max_bins.unwrap_or(0));
     let (limits, counts) = match bins {
         Bins::Default => {
@@ -496,12 +557,94 @@ pub fn histogram(
     Ok(HistogramProto {
         min,
         max,
-        num: values.len() as f64,
+        num,
         sum,
         sum_squares: p.sum_squares,
         bucket_limit: limits,
         bucket: counts,
     })
+}
+
+/// A histogram counted elsewhere (on a GPU), finished on the worker thread.
+pub struct CountsJob {
+    pub tag: String,
+    pub slots: Vec<u64>,
+    pub stats: CountedStats,
+    pub bins: Bins,
+    pub max_bins: Option<usize>,
+}
+
+impl CountsJob {
+    /// Checks the counts (whole, non-negative, one more than the edges) and the
+    /// statistics `[min, max, num, sum, sum_squares, nan_count]`.
+    pub fn new(
+        tag: String,
+        counts: &[f64],
+        stats: [f64; 6],
+        bins: Bins,
+        max_bins: Option<usize>,
+    ) -> Result<CountsJob, FerroError> {
+        let edge_count = match &bins {
+            Bins::Default => try_default_edges()?.edges().len(),
+            Bins::Edges(edges) => edges.len(),
+        };
+        if counts.len() != edge_count + 1 {
+            return Err(FerroError::InvalidArgument(format!(
+                "counts: {} slots for {edge_count} edges (expected one more than the edges)",
+                counts.len()
+            )));
+        }
+        let slots = fallible::collect(counts.len(), counts.iter().map(|&c| whole(c)), BUCKETS)?
+            .into_iter()
+            .collect::<Result<Vec<u64>, FerroError>>()?;
+        let [min, max, num, sum, sum_squares, nan_count] = stats;
+        let stats = CountedStats {
+            min,
+            max,
+            num,
+            sum,
+            sum_squares,
+            nan_count: whole(nan_count)?,
+        };
+        Ok(CountsJob {
+            tag,
+            slots,
+            stats,
+            bins,
+            max_bins,
+        })
+    }
+}
+
+/// A count given as a float: a whole number from 0 to 2**64.
+fn whole(c: f64) -> Result<u64, FerroError> {
+    if c >= 0.0 && c.fract() == 0.0 && c < 18_446_744_073_709_551_616.0 {
+        Ok(c as u64)
+    } else {
+        Err(FerroError::InvalidArgument(format!(
+            "counts must be whole non-negative numbers, got {c}"
+        )))
+    }
+}
+
+impl crate::summary::job::ValueEncoder for CountsJob {
+    fn cost(&self) -> usize {
+        self.tag.len() + 8 * self.slots.len()
+    }
+
+    fn tag(&self) -> &str {
+        &self.tag
+    }
+
+    fn encode(self: Box<Self>) -> Result<Vec<crate::format::proto::SummaryValue>, FerroError> {
+        use crate::format::proto::{summary_value, SummaryValue};
+        let proto = histogram_from_counts(&self.slots, self.stats, &self.bins, self.max_bins)?;
+        Ok(vec![SummaryValue {
+            tag: self.tag,
+            value: Some(summary_value::Value::Histo(proto)),
+            ..Default::default()
+        }])
+    }
 }
 
 #[cfg(test)]
@@ -745,5 +888,87 @@ mod tests {
         for bad in [vec![], vec![1.0], vec![0.0, f64::NAN], vec![2.0, 1.0]] {
             assert!(Bins::explicit(bad).is_err());
         }
+    }
+
+    /// Slot counts as a device computes them: edges at or below each value, the last
+    /// edge closed, NaN in the last slot.
+    fn device_slots(values: &[f64], edges: &[f64]) -> Vec<u64> {
+        let m = edges.len();
+        let mut slots = vec![0u64; m + 1];
+        for &x in values {
+            let mut j = if x.is_nan() {
+                m
+            } else {
+                edges.iter().filter(|&&e| e <= x).count()
+            };
+            if j == m && x == edges[m - 1] {
+                j -= 1;
+            }
+            slots[j] += 1;
+        }
+        slots
+    }
+
+    #[test]
+    fn counts_from_elsewhere_give_the_same_proto_as_binning_here() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+        let mut values: Vec<f64> = (0..3000)
+            .map(|_| rng.random_range(-3.0..3.0f64).powi(11))
+            .collect();
+        values.extend([0.0, -0.0, 1e21, -1e25, f64::INFINITY, 2.0, -2.0, 1.5]);
+        let edges = vec![-2.0, -1.0, 0.0, 0.5, 1.5, 2.0];
+        for with_nan in [false, true] {
+            let mut values = values.clone();
+            if with_nan {
+                values.push(f64::NAN);
+            }
+            let array = f64_array(&values);
+            for bins in [Bins::Default, Bins::Edges(edges.clone())] {
+                for max_bins in [None, Some(7)] {
+                    let here = histogram(&array, &bins, max_bins).unwrap();
+                    let e = match &bins {
+                        Bins::Default => default_edges().edges().to_vec(),
+                        Bins::Edges(e) => e.clone(),
+                    };
+                    let finite: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+                    let stats = CountedStats {
+                        min: finite.iter().copied().fold(f64::INFINITY, f64::min),
+                        max: finite.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                        num: values.len() as f64,
+                        sum: here.sum,
+                        sum_squares: here.sum_squares,
+                        nan_count: u64::from(with_nan),
+                    };
+                    let slots = device_slots(&values, &e);
+                    let there = histogram_from_counts(&slots, stats, &bins, max_bins).unwrap();
+                    assert_eq!(
+                        there.bucket, here.bucket,
+                        "{bins:?} {max_bins:?} nan {with_nan}"
+                    );
+                    assert_eq!(there.bucket_limit, here.bucket_limit);
+                    assert_eq!(there.min.is_nan(), with_nan);
+                    if !with_nan {
+                        assert_eq!((there.min, there.max), (here.min, here.max));
+                    }
+                }
+            }
+        }
+        let short = histogram_from_counts(
+            &[1, 2],
+            CountedStats {
+                min: 0.0,
+                max: 0.0,
+                num: 3.0,
+                sum: 0.0,
+                sum_squares: 0.0,
+                nan_count: 0,
+            },
+            &Bins::Edges(vec![0.0, 1.0]),
+            None,
+        );
+        assert!(short
+            .unwrap_err()
+            .to_string()
+            .contains("2 slots for 2 edges"));
     }
 }

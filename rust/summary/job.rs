@@ -78,6 +78,10 @@ pub enum JobKind {
     /// Any other summary kind (images, audio, PR curves, ...): each encoder lives in its
     /// own module and implements [`ValueEncoder`], so adding one never touches this file.
     Values(Box<dyn ValueEncoder>),
+    /// A reserved slot whose values never came (a device error, a fork, a close before
+    /// they arrived; docs/gpu.md): it keeps its place in the count of finished jobs and
+    /// writes nothing.
+    Cancelled,
 }
 
 pub struct TensorJob {
@@ -139,6 +143,7 @@ impl JobKind {
             JobKind::SummaryBytes(_) => "(a serialized summary)",
             JobKind::EventBytes(_) | JobKind::Event(_) => "(an event)",
             JobKind::Values(encoder) => encoder.tag(),
+            JobKind::Cancelled => "(a cancelled event)",
         }
     }
 }
@@ -155,12 +160,18 @@ impl Job {
             JobKind::SummaryBytes(b) | JobKind::EventBytes(b) => b.len(),
             JobKind::Event(e) => e.encoded_len(),
             JobKind::Values(encoder) => encoder.cost(),
+            JobKind::Cancelled => 0,
         }
     }
 
     /// The tag the caller gave, for reports about this job.
     pub fn tag(&self) -> &str {
         self.kind.tag()
+    }
+
+    /// Whether this job writes no record at all (a cancelled slot).
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.kind, JobKind::Cancelled)
     }
 
     /// Serializes the job's Event.
@@ -211,6 +222,7 @@ impl Job {
                 event.encode_raw(out);
                 return Ok(());
             }
+            JobKind::Cancelled => return Ok(()),
             kind => kind.into_values()?,
         };
         summary_event(out, self.wall_time, step, values)
@@ -254,9 +266,10 @@ impl JobKind {
                 tag: t.tag,
                 ..Default::default()
             },
-            JobKind::SummaryBytes(_) | JobKind::EventBytes(_) | JobKind::Event(_) => {
-                return Ok(Vec::new())
-            }
+            JobKind::SummaryBytes(_)
+            | JobKind::EventBytes(_)
+            | JobKind::Event(_)
+            | JobKind::Cancelled => return Ok(Vec::new()),
         };
         Ok(vec![value])
     }

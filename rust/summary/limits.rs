@@ -64,7 +64,7 @@ pub fn check_job(job: &Job, limit: usize) -> Result<(), FerroError> {
                 _ => "event",
             },
         ),
-        JobKind::Values(_) => return Ok(()),
+        JobKind::Values(_) | JobKind::Cancelled => return Ok(()),
     };
     let size = size.saturating_add(EVENT_OVERHEAD);
     if size >= limit {

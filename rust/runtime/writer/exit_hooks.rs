@@ -87,6 +87,9 @@ extern "C" fn close_all_at_exit() {
     let generation = fork::generation();
     for shared in writers.iter().filter(|s| s.generation == generation) {
         let mut st = shared.state.lock();
+        if !st.closing && st.error.is_none() {
+            st.cancel_reserved(shared, "closed at exit");
+        }
         st.closing = true;
         st.parked = false;
         shared.work.notify_one();

@@ -109,7 +109,36 @@ struct State {
     dropped: u64,
     /// The worker thread has returned.
     worker_done: bool,
+    /// Slots reserved for values that arrive later, and the jobs accepted behind them.
+    reserved: Reserved,
+    /// Reserved slots given up without an event (device errors, close before the
+    /// values came); each was counted in `written` and reported.
+    cancelled: u64,
 }
+
+impl State {
+    /// Gives up every unfilled slot (a close or exit cannot wait for a device) and tells
+    /// the caller how many events that cost.
+    fn cancel_reserved(&mut self, shared: &Shared, when: &str) {
+        let count = self.reserved.cancel_all();
+        if count > 0 {
+            self.pending_bytes += count as usize * CANCELLED_COST;
+            self.cancelled += count;
+            let queue = &mut self.queue;
+            self.reserved.take_ready(queue);
+            shared.notify(
+                self,
+                format!(
+                    "ferroboard: {count} event(s) whose values were still being computed \
+                     were not written: the writer was {when} before they arrived"
+                ),
+            );
+        }
+    }
+}
+
+/// What a cancelled slot counts in the byte budget (`Job::cost` of an empty job).
+const CANCELLED_COST: usize = 64;
 
 struct Shared {
     state: Mutex<State>,
@@ -270,6 +299,13 @@ impl EventWriter {
     }
 
     fn accept(&self, st: &mut State, job: Job, cost: usize) {
+        if !st.reserved.is_empty() {
+            // Behind a slot still waiting for its values: written once it is filled.
+            st.reserved.hold(job);
+            st.pending_bytes += cost;
+            st.accepted += 1;
+            return;
+        }
         st.queue.push_back(job);
         st.pending_bytes += cost;
         st.accepted += 1;
@@ -300,11 +336,73 @@ impl EventWriter {
         Ok(())
     }
 
-    /// Returns once every job accepted before the call is written and fsync'd.
+    /// Reserves the next place in file order for an event whose values come later
+    /// (`fill`) or never (`cancel`); its step and wall time are fixed now. Never blocks.
+    pub fn reserve(&self, step: Option<i64>, wall_time: f64) -> Result<u64, FerroError> {
+        self.check_process()?;
+        let mut st = self.shared.state.lock();
+        self.check_usable(&st)?;
+        let seq = st.accepted;
+        st.reserved.reserve(seq, step, wall_time);
+        st.accepted += 1;
+        Ok(seq)
+    }
+
+    /// Gives reserved slot `seq` its job; what was waiting behind it may now be written.
+    /// Never blocks: the job's bytes count in the budget, which later calls respect.
+    pub fn fill(&self, seq: u64, job: Job) -> Result<(), FerroError> {
+        self.check_process()?;
+        let cost = job.cost();
+        let mut st = self.shared.state.lock();
+        self.check_usable(&st)?;
+        st.reserved.fill(seq, job)?;
+        st.pending_bytes += cost;
+        self.release_ready(&mut st);
+        Ok(())
+    }
+
+    /// Gives up reserved slot `seq` (it writes nothing); false if it was not waiting.
+    pub fn cancel(&self, seq: u64) -> Result<bool, FerroError> {
+        self.check_process()?;
+        let mut st = self.shared.state.lock();
+        if !st.reserved.cancel(seq) {
+            return Ok(false);
+        }
+        st.pending_bytes += CANCELLED_COST;
+        st.cancelled += 1;
+        self.release_ready(&mut st);
+        Ok(true)
+    }
+
+    /// Moves the jobs no longer behind an unfilled slot to the worker's queue.
+    fn release_ready(&self, st: &mut State) {
+        let queue = &mut st.queue;
+        if st.reserved.take_ready(queue) > 0 {
+            st.parked = false;
+            st.deferring = false;
+            self.shared.work.notify_one();
+        }
+    }
+
+    /// Reserved slots still waiting for their values.
+    pub fn unfilled(&self) -> Result<usize, FerroError> {
+        self.check_process()?;
+        Ok(self.shared.state.lock().reserved.unfilled())
+    }
+
+    /// Reserved slots given up so far (each reported when it happened).
+    pub fn cancelled(&self) -> Result<u64, FerroError> {
+        self.check_process()?;
+        Ok(self.shared.state.lock().cancelled)
+    }
+
+    /// Returns once every job accepted before the call is written and fsync'd, up to
+    /// the first reserved slot still waiting for its values: the caller fills its own
+    /// slots first (a slot reserved meanwhile by another thread must not hold it up).
     pub fn flush(&self) -> Result<(), FerroError> {
         self.check_process()?;
         let mut st = self.shared.state.lock();
-        let target = st.accepted;
+        let target = st.reserved.first_unfilled().unwrap_or(st.accepted);
         if st.flush_target < target {
             st.flush_target = target;
         }
@@ -327,6 +425,9 @@ impl EventWriter {
         self.check_process()?;
         {
             let mut st = self.shared.state.lock();
+            if !st.closing && st.error.is_none() {
+                st.cancel_reserved(&self.shared, "closed");
+            }
             st.closing = true;
             st.parked = false;
             self.shared.work.notify_one();
@@ -410,8 +511,11 @@ impl Drop for EventWriter {
 }
 
 mod exit_hooks;
+mod reserved;
 #[cfg(test)]
 mod tests;
 mod worker;
+
+use reserved::Reserved;
 
 use worker::Worker;

@@ -343,3 +343,127 @@ fn oversized_events_are_dropped_and_reported() {
         "{notices:?}"
     );
 }
+
+// -- reserved slots (values that arrive later, docs/gpu.md) ------------------------------
+
+/// A scalar job whose step and wall time the slot replaces.
+fn filling(value: f64) -> Job {
+    Job {
+        step: None,
+        wall_time: 0.0,
+        kind: JobKind::Scalar {
+            tag: "s".into(),
+            value,
+            new_style: false,
+            double_precision: false,
+        },
+    }
+}
+
+#[test]
+fn a_reserved_slot_holds_back_later_events_until_it_is_filled() {
+    let dir = temp_dir("reserve-order");
+    let w = open(&dir, "");
+    w.try_submit(scalar(0)).unwrap();
+    let slot = w.reserve(Some(1), 5.0).unwrap();
+    w.try_submit(scalar(2)).unwrap();
+    w.try_submit(scalar(3)).unwrap();
+    // flush() covers what precedes the unfilled slot, and returns without it.
+    w.flush().unwrap();
+    assert_eq!(steps(&w.path()), vec![0]);
+    assert_eq!(w.unfilled().unwrap(), 1);
+    w.fill(slot, filling(1.0)).unwrap();
+    w.flush().unwrap();
+    assert_eq!(steps(&w.path()), vec![0, 1, 2, 3]);
+    assert_eq!(w.unfilled().unwrap(), 0);
+    w.close().unwrap();
+}
+
+#[test]
+fn slots_filled_out_of_order_are_written_in_reservation_order() {
+    let dir = temp_dir("reserve-ooo");
+    let w = open(&dir, "");
+    let slots: Vec<u64> = (0..5).map(|i| w.reserve(Some(i), 1.0).unwrap()).collect();
+    for &i in &[3usize, 1, 4, 0] {
+        w.fill(slots[i], filling(i as f64)).unwrap();
+    }
+    w.flush().unwrap();
+    assert_eq!(steps(&w.path()), vec![0, 1]);
+    w.fill(slots[2], filling(2.0)).unwrap();
+    w.close().unwrap();
+    assert_eq!(steps(&w.path()), vec![0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn a_slot_takes_the_step_and_wall_time_of_its_reservation() {
+    use prost::Message;
+    let dir = temp_dir("reserve-time");
+    let w = open(&dir, "");
+    let slot = w.reserve(Some(7), 123.5).unwrap();
+    let mut job = filling(2.0);
+    job.step = Some(99);
+    job.wall_time = 999.0;
+    w.fill(slot, job).unwrap();
+    w.close().unwrap();
+    let data = std::fs::read(w.path()).unwrap();
+    let (records, _) = read_records(&data);
+    let event = crate::format::proto::Event::decode(records[1]).unwrap();
+    assert_eq!((event.step, event.wall_time), (7, 123.5));
+}
+
+#[test]
+fn cancelled_slots_write_nothing_and_a_slot_is_filled_once() {
+    let dir = temp_dir("reserve-cancel");
+    let w = open(&dir, "");
+    let a = w.reserve(Some(0), 1.0).unwrap();
+    let b = w.reserve(Some(1), 1.0).unwrap();
+    w.try_submit(scalar(2)).unwrap();
+    assert!(w.cancel(a).unwrap());
+    assert!(!w.cancel(a).unwrap(), "a slot is cancelled once");
+    w.fill(b, filling(1.0)).unwrap();
+    let again = w.fill(b, filling(1.0)).unwrap_err().to_string();
+    assert!(again.contains(&format!("slot {b}")), "{again}");
+    assert!(w.fill(1000, filling(1.0)).is_err(), "never reserved");
+    w.flush().unwrap();
+    assert_eq!(steps(&w.path()), vec![1, 2]);
+    assert_eq!(w.cancelled().unwrap(), 1);
+    w.close().unwrap();
+}
+
+#[test]
+fn close_cancels_unfilled_slots_with_a_count_and_writes_the_rest() {
+    let dir = temp_dir("reserve-close");
+    let w = open(&dir, "");
+    w.try_submit(scalar(0)).unwrap();
+    let slot = w.reserve(Some(1), 1.0).unwrap();
+    w.reserve(Some(2), 1.0).unwrap();
+    w.try_submit(scalar(3)).unwrap();
+    w.close().unwrap(); // never waits for the missing values
+    assert_eq!(steps(&w.path()), vec![0, 3]);
+    assert_eq!(w.cancelled().unwrap(), 2);
+    let notices = w.take_notices();
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("2 event(s)") && n.contains("closed")),
+        "{notices:?}"
+    );
+    assert!(w.fill(slot, filling(1.0)).is_err(), "closed");
+}
+
+#[test]
+fn events_behind_a_slot_do_not_block_their_caller_on_the_budget() {
+    // The budget is exceeded by jobs waiting behind the slot; the worker cannot write
+    // them, so a caller waiting for room would wait forever (G5).
+    let dir = temp_dir("reserve-budget");
+    let mut cfg = config(&dir);
+    cfg.max_pending_bytes = 1000;
+    let w = EventWriter::open_with_faults(cfg, Faults::default()).unwrap();
+    let slot = w.reserve(Some(0), 1.0).unwrap();
+    for i in 1..100 {
+        w.submit_blocking(scalar(i)).unwrap();
+    }
+    w.fill(slot, filling(0.0)).unwrap();
+    w.close().unwrap();
+    assert_eq!(steps(&w.path()), (0..100).collect::<Vec<_>>());
+}

@@ -25,6 +25,7 @@ impl Drop for ExitGuard<'_> {
             });
         }
         st.queue.clear();
+        st.reserved.clear();
         st.pending_bytes = 0;
         self.0.progress.notify_all();
     }
@@ -134,6 +135,7 @@ impl<'a> Worker<'a> {
                         lost,
                     });
                     st.queue.clear();
+                    st.reserved.clear();
                     st.pending_bytes = 0;
                     shared.progress.notify_all();
                     return; // drops the file: its descriptor is released at once
@@ -312,6 +314,9 @@ fn encode_batch(
 ) -> u64 {
     let mut lost = 0;
     for job in batch.drain(..) {
+        if job.is_cancelled() {
+            continue; // counted as finished; nothing to write
+        }
         let start = buffer.len();
         // Only what a report needs, taken before the job is consumed (short tags are
         // stored inline: no allocation).
