@@ -200,7 +200,7 @@ def scalar(
             BUFFERS.give(host)
             _EVENTS.give(event)
 
-        return Entry([slot], event, finish, 8, release)
+        return Entry([slot], event, finish, 8, release, [tag])
 
     queue.make_room(8)
     with queue.lock():
@@ -378,7 +378,8 @@ def _reduce_group(torch: Any, core: Any, group: list[Item], max_bins: Optional[i
         BUFFERS.give(host)
         _EVENTS.give(event)
 
-    return Entry([m[0] for m in meta], event, finish, host.numel() * 8, release)
+    nbytes = host.numel() * 8
+    return Entry([m[0] for m in meta], event, finish, nbytes, release, [m[1] for m in meta])
 
 
 def _copy_out(torch: Any, core: Any, item: Item, bins: Any, max_bins: Optional[int]) -> Entry:
@@ -402,4 +403,4 @@ def _copy_out(torch: Any, core: Any, item: Item, bins: Any, max_bins: Optional[i
         _EVENTS.give(event)
 
     nbytes = host.numel() * host.element_size()
-    return Entry([slot], event, finish, nbytes, release)
+    return Entry([slot], event, finish, nbytes, release, [tag])

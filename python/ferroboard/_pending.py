@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import os
-import sys
 import threading
 import time
 import warnings
@@ -34,7 +33,10 @@ MAX_PENDING_ENTRIES = 65536
 
 
 class Entry:
-    __slots__ = ("slots", "event", "finish", "nbytes", "release")
+    """Reserved `slots`, filled by `finish` once `event` completed; `release` returns
+    the host buffer and the event for reuse; `tags` name the events in reports."""
+
+    __slots__ = ("slots", "event", "finish", "nbytes", "release", "tags")
 
     def __init__(
         self,
@@ -43,12 +45,14 @@ class Entry:
         finish: Callable[[], None],
         nbytes: int,
         release: Optional[Callable[[], None]],
+        tags: list[str],
     ) -> None:
         self.slots = slots
         self.event = event
         self.finish = finish
         self.nbytes = nbytes
         self.release = release
+        self.tags = tags
 
 
 class PendingQueue:
@@ -187,8 +191,11 @@ class PendingQueue:
     def _cancel(self, entry: Entry, why: str) -> None:
         count = self._cancel_slots(entry)
         self.cancelled += count
+        tags = ", ".join(repr(t) for t in entry.tags[:5])
+        more = f" and {len(entry.tags) - 5} more" if len(entry.tags) > 5 else ""
         warnings.warn(
-            f"ferroboard: {count} event(s) with values computed on the GPU were not written: {why}",
+            f"ferroboard: {count} event(s) with values computed on the GPU were not "
+            f"written (tag {tags}{more}): {why}",
             RuntimeWarning,
             stacklevel=5,
         )
@@ -213,7 +220,3 @@ class PendingQueue:
         self._lock = threading.RLock()
         self._pid = os.getpid()
         return True
-
-
-def _stderr(message: str) -> None:  # pragma: no cover - used at interpreter exit
-    print(message, file=sys.stderr)
