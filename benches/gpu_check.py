@@ -151,6 +151,19 @@ class Workload:
         width, hidden, blocks, tokens = (32, 128, 2, 64) if tiny else (2048, 8192, 20, 16384)
         nn = torch.nn
         layers = []
+        # Made on the device: initializing 1e9 parameters on the host takes many seconds.
+        with self.device:
+            self._build(nn, layers, blocks, width, hidden)
+        self.model = nn.ModuleList(layers)
+        self.params = dict(self.model.named_parameters())
+        fused = {"fused": True} if self.cuda else {}
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-4, **fused)
+        gen = torch.Generator(device=self.device).manual_seed(0)
+        self.x = torch.randn(tokens, width, device=self.device, generator=gen)
+        self.target = torch.randn(tokens, width, device=self.device, generator=gen)
+
+    @staticmethod
+    def _build(nn: Any, layers: list, blocks: int, width: int, hidden: int) -> None:
         for _ in range(blocks):
             layers.append(
                 nn.ModuleDict(
@@ -166,13 +179,6 @@ class Workload:
                     }
                 )
             )
-        self.model = nn.ModuleList(layers).to(self.device)
-        self.params = dict(self.model.named_parameters())
-        fused = {"fused": True} if self.cuda else {}
-        self.opt = torch.optim.AdamW(self.model.parameters(), lr=1e-4, **fused)
-        gen = torch.Generator(device=self.device).manual_seed(0)
-        self.x = torch.randn(tokens, width, device=self.device, generator=gen)
-        self.target = torch.randn(tokens, width, device=self.device, generator=gen)
 
     def forward(self) -> Any:
         torch = self.torch
