@@ -452,9 +452,10 @@ def main() -> int:
 
     timed("3-F-scalar", steps, log_scalars)
     timed("4-F-hist", steps, log_hist_each)
-    buffers_after_warmup["bytes"] = _device_path.BUFFERS.allocated_bytes
     timed("5-F-hist-batched", steps, log_hist_batched)
     timed("6-F-hist-every10", 2 * steps, log_hist_every10, warm=0)
+    # Every buffer size of the workload has been used: later phases must reuse them.
+    buffers_after_warmup["bytes"] = _device_path.BUFFERS.allocated_bytes
     timed("7-A2-baseline", steps)
 
     def audit() -> dict:
@@ -487,6 +488,7 @@ def main() -> int:
         return out
 
     check.phase("8-sync-audit", audit)
+    buffers_after_warmup["after_audit"] = _device_path.BUFFERS.allocated_bytes
     check.phase("9-parity", lambda: parity(torch, ferroboard, work, logroot, cuda))
 
     def completeness() -> dict:
@@ -505,7 +507,9 @@ def main() -> int:
             "pending_after_flush": pending_after,
             "flush_s": flush_s,
             "host_buffer_bytes_after_warmup": buffers_after_warmup.get("bytes"),
-            "host_buffer_bytes_at_end": _device_path.BUFFERS.allocated_bytes,
+            "host_buffer_bytes_after_audit": buffers_after_warmup.get("after_audit"),
+            "host_buffers_stable": buffers_after_warmup.get("bytes")
+            == buffers_after_warmup.get("after_audit"),
             "status": "ok" if in_order and len(on_disk) == len(wanted) else "fail",
         }
 
