@@ -131,6 +131,31 @@ def test_writer_made_in_finished_thread_is_closed_at_exit(tmp_path):
     assert summary_values(events) == expected_values(mixed_calls(500))
 
 
+def test_global_writer_embeddings_and_files_are_all_closed_at_exit(tmp_path):
+    """One exit registry closes everything left open, a GlobalSummaryWriter (whose thread
+    writes through a SummaryWriter) before the event files, embedding threads too."""
+    proc = run_child(
+        """
+        import numpy as np
+        from ferroboard import GlobalSummaryWriter, SummaryWriter
+        g = GlobalSummaryWriter(logdir=sys.argv[1] + "/global")
+        for i in range(200):
+            g.add_scalar("g", float(i))
+        w = SummaryWriter(sys.argv[1] + "/emb")
+        w.add_embedding(np.eye(4, dtype=np.float32), metadata=list("abcd"))
+        w.add_scalar("s", 1.0, 0)
+        """,
+        str(tmp_path),
+    )
+    assert proc.returncode == 0, describe_run(proc)
+    assert "at exit failed" not in proc.stdout + proc.stderr, describe_run(proc)
+    global_events = read_events(only_file(tmp_path / "global"))
+    assert [(t, v) for t, _, v in scalars(global_events)] == [("g", float(i)) for i in range(200)]
+    assert [(t, v) for t, _, v in scalars(read_events(only_file(tmp_path / "emb")))] == [("s", 1.0)]
+    assert (tmp_path / "emb" / "projector_config.pbtxt").is_file()
+    assert (tmp_path / "emb" / "00000" / "default" / "tensors.tsv").read_text().count("\n") == 4
+
+
 @pytest.mark.parametrize("cycle", [False, True], ids=["plain", "reference_cycle"])
 def test_garbage_collected_writer_drains_before_os_exit(tmp_path, cycle):
     proc = run_child(

@@ -141,7 +141,7 @@ def test_float32_repr_exhaustive_sample():
     """200,000 float32 bit patterns spread over the whole range against Python's repr."""
     bits = RNG.integers(0, 2**32, 200_000, dtype=np.uint64).astype(np.uint32)
     values = bits.view(np.float32).reshape(-1, 100)
-    text = ferroboard._core.embedding_tsv(values, "f4").decode()
+    text = ferroboard._core.embedding_tsv(values, ferroboard._core.DType.Float32).decode()
     expected = "".join("\t".join(str(v.item()) for v in row) + "\n" for row in values)
     assert text == expected
 
@@ -151,7 +151,7 @@ def test_float64_repr_random_sample():
         RNG.integers(0, 2, 100_000, dtype=np.uint64) << np.uint64(63)
     )
     values = bits.view(np.float64).reshape(-1, 50)
-    text = ferroboard._core.embedding_tsv(values, "f8").decode()
+    text = ferroboard._core.embedding_tsv(values, ferroboard._core.DType.Float64).decode()
     expected = "".join("\t".join(str(v.item()) for v in row) + "\n" for row in values)
     assert text == expected
 
@@ -208,7 +208,9 @@ def test_binary_tensors(tmp_path):
 
 
 def _tsv_of(mat: np.ndarray) -> bytes:
-    return ferroboard._core.embedding_tsv(np.ascontiguousarray(mat, np.float32), "f4")
+    return ferroboard._core.embedding_tsv(
+        np.ascontiguousarray(mat, np.float32), ferroboard._core.DType.Float32
+    )
 
 
 def test_integer_label_images_are_pixels(tmp_path):

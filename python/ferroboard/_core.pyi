@@ -10,6 +10,7 @@ _HValue = Union[bool, str, float]
 __all__ = [
     "BATCH_WINDOW_SECS",
     "DEFAULT_MAX_PENDING_BYTES",
+    "DType",
     "EmbeddingWriter",
     "EventIterator",
     "EventWriter",
@@ -20,6 +21,7 @@ __all__ = [
     "SummaryEncoder",
     "audio_summary",
     "check_histogram_buckets",
+    "checked_walltime",
     "compute_pr_curve",
     "custom_scalars_summary",
     "default_bucket_edges",
@@ -52,6 +54,26 @@ FAULT_INJECTION: bool
 #: Events of this many bytes or more are never written (2 GiB).
 DEFAULT_MAX_PENDING_BYTES: int
 MAX_EVENT_BYTES: int
+
+@final
+class DType:
+    """An array's element type as the core takes it (torch's bfloat16 as its 16-bit
+    words)."""
+
+    Bool: DType
+    Int8: DType
+    Int16: DType
+    Int32: DType
+    Int64: DType
+    UInt8: DType
+    UInt16: DType
+    UInt32: DType
+    UInt64: DType
+    Float16: DType
+    BFloat16: DType
+    Float32: DType
+    Float64: DType
+    def __int__(self) -> int: ...
 
 # EventWriter, SummaryEncoder, EmbeddingWriter: PyO3 classes, built by `__new__` (#[new])
 # and not subclassable (@final).
@@ -123,7 +145,7 @@ class EventWriter:
         self,
         tag: str,
         values: Any,
-        dtype: str,
+        dtype: DType,
         edges: Optional[Any] = None,
         max_bins: Optional[int] = None,
         step: Optional[int] = None,
@@ -146,7 +168,7 @@ class EventWriter:
         self,
         tag: str,
         values: Any,
-        dtype: str,
+        dtype: DType,
         step: Optional[int] = None,
         walltime: Optional[float] = None,
         complex: bool = False,
@@ -162,7 +184,7 @@ class EventWriter:
         self,
         tag: str,
         img_tensor: Any,
-        dtype: str,
+        dtype: DType,
         dataformats: str = "CHW",
         step: Optional[int] = None,
         walltime: Optional[float] = None,
@@ -176,7 +198,7 @@ class EventWriter:
         self,
         tag: str,
         vid_tensor: Any,
-        dtype: str,
+        dtype: DType,
         dataformats: str = "NTCHW",
         fps: float = 4.0,
         step: Optional[int] = None,
@@ -186,7 +208,7 @@ class EventWriter:
         self,
         tag: str,
         snd_tensor: Any,
-        dtype: str,
+        dtype: DType,
         sample_rate: float = 44100.0,
         step: Optional[int] = None,
         walltime: Optional[float] = None,
@@ -225,7 +247,7 @@ class EmbeddingWriter:
         subdir: str,
         tensor_name: str,
         mat: Any,
-        mat_dtype: str,
+        mat_dtype: DType,
         binary: bool = False,
         metadata: Optional[Any] = None,
         label_img: Optional[Any] = None,
@@ -237,18 +259,18 @@ class EmbeddingWriter:
 def pr_curve_summary(
     tag: str,
     labels: Any,
-    labels_dtype: str,
+    labels_dtype: DType,
     predictions: Any,
-    predictions_dtype: str,
+    predictions_dtype: DType,
     num_thresholds: int = 127,
     weights: Optional[Any] = None,
     weight: float = 1.0,
 ) -> SummaryEncoder: ...
 def compute_pr_curve(
     labels: Any,
-    labels_dtype: str,
+    labels_dtype: DType,
     predictions: Any,
-    predictions_dtype: str,
+    predictions_dtype: DType,
     num_thresholds: int = 127,
     weights: Optional[Any] = None,
     weight: float = 1.0,
@@ -268,7 +290,7 @@ def text_summary(tag: str, text: str) -> SummaryEncoder: ...
 def histogram_summary(
     tag: str,
     values: Any,
-    dtype: str,
+    dtype: DType,
     edges: Optional[Any] = None,
     max_bins: Optional[int] = None,
 ) -> SummaryEncoder: ...
@@ -285,7 +307,7 @@ def histogram_raw_summary(
 def image_summary(
     tag: str,
     img_tensor: Any,
-    dtype: str,
+    dtype: DType,
     dataformats: str = "CHW",
     rescale: float = 1.0,
     boxes: Any = None,
@@ -294,15 +316,18 @@ def image_summary(
     arg_name: str = "img_tensor",
 ) -> SummaryEncoder: ...
 def video_summary(
-    tag: str, vid_tensor: Any, dtype: str, dataformats: str = "NTCHW", fps: float = 4.0
+    tag: str, vid_tensor: Any, dtype: DType, dataformats: str = "NTCHW", fps: float = 4.0
 ) -> SummaryEncoder: ...
 def audio_summary(
-    tag: str, snd_tensor: Any, dtype: str, sample_rate: float = 44100.0
+    tag: str, snd_tensor: Any, dtype: DType, sample_rate: float = 44100.0
 ) -> SummaryEncoder: ...
-def tensor_summary(tag: str, values: Any, dtype: str, complex: bool = False) -> SummaryEncoder: ...
+def tensor_summary(
+    tag: str, values: Any, dtype: DType, complex: bool = False
+) -> SummaryEncoder: ...
 def projector_config_text(config: list[Any]) -> str: ...
-def embedding_tsv(mat: Any, dtype: str) -> bytes: ...
-def sprite_png(label_img: Any, dtype: str) -> bytes: ...
+def embedding_tsv(mat: Any, dtype: DType) -> bytes: ...
+def sprite_png(label_img: Any, dtype: DType) -> bytes: ...
+def checked_walltime(walltime: float) -> float: ...
 def read_records(path: str) -> tuple[list[bytes], str]: ...
 def default_bucket_edges() -> list[float]: ...
 def check_histogram_buckets(arg: str, count: int) -> None: ...

@@ -1,19 +1,55 @@
 """Turning user inputs (numbers, numpy, torch, lists, ...) into what the core takes.
 
 These run on the caller's thread, so they do as little as possible: type checks, a
-contiguous view, and a dtype code. The copy itself happens in Rust.
+contiguous view, and its element type as the core's `DType`. The copy itself happens
+in Rust.
 """
 
 from __future__ import annotations
 
-import math
 import numbers
 from typing import Any, Optional
 
 import numpy as np
 
-# numpy kinds the core understands, with itemsize -> code.
+from . import _core
+from ._core import DType
+
+# numpy kinds the core understands.
 _CORE_KINDS = {"b", "i", "u", "f"}
+
+#: The core's element type of each numpy (kind, itemsize).
+_DTYPES = {
+    ("b", 1): DType.Bool,
+    ("i", 1): DType.Int8,
+    ("i", 2): DType.Int16,
+    ("i", 4): DType.Int32,
+    ("i", 8): DType.Int64,
+    ("u", 1): DType.UInt8,
+    ("u", 2): DType.UInt16,
+    ("u", 4): DType.UInt32,
+    ("u", 8): DType.UInt64,
+    ("f", 2): DType.Float16,
+    ("f", 4): DType.Float32,
+    ("f", 8): DType.Float64,
+}
+
+
+def core_dtype(array: np.ndarray, name: str) -> DType:
+    """The core's element type of `array` (bool, integers, floats), with a TypeError
+    naming `name` for others."""
+    dtype = _DTYPES.get((array.dtype.kind, array.dtype.itemsize))
+    if dtype is None:
+        raise TypeError(
+            f"{name}: unsupported dtype {array.dtype} (expected bool, integer or float), "
+            f"got {describe(array)}"
+        )
+    return dtype
+
+
+def bf16_to_float32(words: np.ndarray) -> np.ndarray:
+    """float32 values of bfloat16 16-bit patterns (the top half of a float32, exactly)."""
+    return (words.astype(np.uint32) << 16).view(np.float32)
 
 
 def _is_torch_tensor(x: Any) -> bool:
@@ -61,18 +97,14 @@ def to_numpy(x: Any, name: str) -> np.ndarray:
     return arr
 
 
-def array_for_core(x: Any, name: str, allow_complex: bool = False) -> tuple[np.ndarray, str]:
-    """A C-contiguous, native-endian array and its dtype code for the Rust core.
-
-    torch bfloat16 travels as its raw 16-bit words (code "bf16"), so nothing is lost.
-    Complex arrays, where `allow_complex` says so, become their float (real, imaginary)
-    pairs on a new last axis of 2, with code "c8"/"c16".
-    """
+def _contiguous_for_core(x: Any, name: str, allow_complex: bool) -> tuple[np.ndarray, DType, bool]:
+    """(array, element type, complex): complex arrays (where allowed) become their float
+    (real, imaginary) pairs on a new last axis of 2."""
     if _is_torch_tensor(x) and str(x.dtype) == "torch.bfloat16":
         import torch
 
         bits = x.detach().cpu().contiguous().view(torch.int16).numpy()
-        return bits, "bf16"
+        return bits, DType.BFloat16, False
     arr = to_numpy(x, name)
     kind = arr.dtype.kind
     if kind not in _CORE_KINDS and not (allow_complex and kind == "c"):
@@ -85,9 +117,18 @@ def array_for_core(x: Any, name: str, allow_complex: bool = False) -> tuple[np.n
     if not arr.flags.c_contiguous:
         arr = np.ascontiguousarray(arr)
     if kind == "c":
-        # Code "c8"/"c16" tells the caller to mark the float pairs as complex.
-        return arr.view(arr.real.dtype).reshape(arr.shape + (2,)), f"c{arr.dtype.itemsize}"
-    return arr, f"{kind}{arr.dtype.itemsize}"
+        pairs = arr.view(arr.real.dtype).reshape(arr.shape + (2,))
+        return pairs, core_dtype(pairs, name), True
+    return arr, core_dtype(arr, name), False
+
+
+def array_for_core(x: Any, name: str) -> tuple[np.ndarray, DType]:
+    """A C-contiguous, native-endian array and its element type for the Rust core.
+
+    torch bfloat16 travels as its raw 16-bit words (`DType.BFloat16`), so nothing is lost.
+    """
+    array, dtype, _ = _contiguous_for_core(x, name, False)
+    return array, dtype
 
 
 def float_list(values: Any, name: str) -> list:
@@ -139,21 +180,25 @@ def as_step(step: Any, name: str = "global_step") -> int:
 
 
 def as_walltime(walltime: Any, name: str = "walltime") -> float:
-    """Seconds since the epoch as a finite float (NaN/inf would poison the file)."""
+    """Seconds since the epoch as a float. Whether it is finite (NaN/inf would poison the
+    file) is checked once, by the core, when the event is accepted."""
     try:
-        value = float(walltime)
+        return float(walltime)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a number of seconds, got {describe(walltime)}") from exc
     except OverflowError as exc:  # an int beyond float range
         raise ValueError(f"{name} must be finite, got {describe(walltime)}") from exc
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
 
 
 def optional_step(global_step: Any) -> Optional[int]:
     """`global_step` checked by `as_step` (ints too: the range is checked), None kept."""
     return None if global_step is None else as_step(global_step)
+
+
+def checked_walltime(walltime: Any) -> float:
+    """`as_walltime`, then the core's check that it is finite, for callers that create
+    something before the core sees the value (add_scalars' sub-runs, use_metadata)."""
+    return _core.checked_walltime(as_walltime(walltime))
 
 
 def optional_walltime(walltime: Any) -> Optional[float]:
@@ -176,16 +221,13 @@ def check_tag(tag: Any, name: str = "tag") -> str:
 _TWO_GIB = 1 << 31
 
 
-def tensor_for_core(tensor: Any) -> tuple[np.ndarray, str, bool]:
-    """`add_tensor`'s and `summary.tensor_proto`'s input: the array, the dtype code of its
-    real components, and whether they come in (real, imaginary) pairs."""
-    array, code = array_for_core(tensor, "tensor", allow_complex=True)
+def tensor_for_core(tensor: Any) -> tuple[np.ndarray, DType, bool]:
+    """`add_tensor`'s and `summary.tensor_proto`'s input: the array, the element type of
+    its real components, and whether they come in (real, imaginary) pairs."""
+    array, dtype, complex_values = _contiguous_for_core(tensor, "tensor", True)
     if array.nbytes >= _TWO_GIB:
         raise ValueError(
             f"tensor: {array.nbytes} bytes is beyond protocol buffers' 2 GiB limit "
             f"(shape {array.shape})"
         )
-    complex_values = code[0] == "c"
-    if complex_values:
-        code = "f4" if code == "c8" else "f8"
-    return array, code, complex_values
+    return array, dtype, complex_values

@@ -7,18 +7,16 @@ are written in the background. `flush()`/`close()` wait for them.
 
 from __future__ import annotations
 
-import atexit
 import math
 import os
 import threading
 import warnings
-import weakref
 from collections.abc import Sequence
 from typing import Any, Optional
 
 import numpy as np
 
-from . import _core
+from . import _core, _lifecycle
 from ._paths import check_no_nul, inside
 from .conversions import _is_torch_tensor, array_for_core, as_step, describe, to_numpy
 
@@ -26,9 +24,6 @@ from .conversions import _is_torch_tensor, array_for_core, as_step, describe, to
 TENSOR_FORMATS = ("tsv", "binary")
 #: The projector does not show sprites larger than this (lanpa/tensorboardX#516).
 MAX_SPRITE_SIDE = 8192
-
-_live: weakref.WeakSet[EmbeddingFiles] = weakref.WeakSet()
-_live_lock = threading.Lock()
 
 
 def encode_tag(tag: str) -> str:
@@ -108,8 +103,7 @@ class EmbeddingFiles:
         if self._core is None or self._pid != os.getpid():
             self._core = _core.EmbeddingWriter()
             self._pid = os.getpid()
-            with _live_lock:
-                _live.add(self)
+            _lifecycle.register(self, _lifecycle.EMBEDDINGS)
         return self._core
 
     def add(
@@ -202,27 +196,5 @@ class EmbeddingFiles:
     def close(self) -> None:
         core, self._core = self._core, None
         if core is not None and self._pid == os.getpid():
-            with _live_lock:
-                _live.discard(self)
+            _lifecycle.unregister(self, _lifecycle.EMBEDDINGS)
             core.close()
-
-
-def _close_all() -> None:
-    with _live_lock:
-        files = list(_live)
-    for f in files:
-        try:
-            f.close()
-        except Exception as exc:  # noqa: BLE001 - report and go on with the others
-            print(f"ferroboard: writing embeddings at exit failed: {exc}")
-
-
-def _after_fork_in_child() -> None:
-    global _live_lock
-    _live_lock = threading.Lock()  # may have been held at fork time
-    _live.clear()  # the parent's threads do not exist here
-
-
-atexit.register(_close_all)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

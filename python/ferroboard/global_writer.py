@@ -9,18 +9,16 @@ each tag's steps increase in file order even when processes interleave.
 
 from __future__ import annotations
 
-import atexit
 import multiprocessing
 import os
 import threading
-import weakref
 from typing import Any, Optional
 
+from . import _lifecycle
 from .conversions import check_tag, describe, scalar_to_float, to_numpy
 from .writer import SummaryWriter
 
 _writer: Optional[GlobalSummaryWriter] = None
-_live: weakref.WeakSet[GlobalSummaryWriter] = weakref.WeakSet()
 
 
 class GlobalSummaryWriter:
@@ -77,7 +75,7 @@ class GlobalSummaryWriter:
             target=self._drain_loop, name="ferroboard-global-writer", daemon=True
         )
         self._drain.start()
-        _live.add(self)
+        _lifecycle.register(self, _lifecycle.GLOBAL_WRITER)
 
     # -- pickling (spawned processes) --------------------------------------------------------
 
@@ -182,7 +180,7 @@ class GlobalSummaryWriter:
             return
         self._queue.put(None)
         self._drain.join()
-        _live.discard(self)
+        _lifecycle.unregister(self, _lifecycle.GLOBAL_WRITER)
         smw = self.smw
         if smw is not None:
             smw.flush()
@@ -193,14 +191,3 @@ class GlobalSummaryWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _close_all() -> None:
-    for writer in list(_live):
-        try:
-            writer.close()
-        except Exception as exc:  # noqa: BLE001 - report and go on with the others
-            print(f"ferroboard: closing a GlobalSummaryWriter at exit failed: {exc}")
-
-
-atexit.register(_close_all)

@@ -12,10 +12,12 @@ from typing import Any, Optional
 
 import numpy as np
 
+from ._core import DType
 from ._writer_base import WriterBase
 from .conversions import (
     array_for_core,
     check_tag,
+    core_dtype,
     describe,
     optional_step,
     optional_walltime,
@@ -45,14 +47,14 @@ def _from_pil(image: Any) -> tuple[np.ndarray, str]:
     return np.ascontiguousarray(array), "HW" if array.ndim == 2 else "HWC"
 
 
-def _image_input(x: Any, dataformats: str, name: str) -> tuple[np.ndarray, str, str]:
-    """(array, dtype code, dataformats) of an image argument. PIL images bring their
+def _image_input(x: Any, dataformats: str, name: str) -> tuple[np.ndarray, DType, str]:
+    """(array, element type, dataformats) of an image argument. PIL images bring their
     own layout, so `dataformats` is ignored for them."""
     if _is_pil_image(x):
         array, dataformats = _from_pil(x)
-        return array, f"{array.dtype.kind}{array.dtype.itemsize}", dataformats
-    array, code = array_for_core(x, name)
-    return array, code, dataformats
+        return array, core_dtype(array, name), dataformats
+    array, dtype = array_for_core(x, name)
+    return array, dtype, dataformats
 
 
 def _stack(items: list, name: str) -> np.ndarray:
@@ -113,12 +115,12 @@ def number_arg(value: Any, name: str) -> float:
 # -- the core's arguments of each kind, shared by the writer and `ferroboard.summary` ----
 
 
-def image_args(img_tensor: Any, dataformats: Any) -> tuple[np.ndarray, str, str]:
-    """(array, dtype code, dataformats) of `add_image`'s and `summary.image`'s input."""
+def image_args(img_tensor: Any, dataformats: Any) -> tuple[np.ndarray, DType, str]:
+    """(array, element type, dataformats) of `add_image`'s and `summary.image`'s input."""
     return _image_input(img_tensor, _dataformats(dataformats), "img_tensor")
 
 
-def images_args(img_tensor: Any, dataformats: Any) -> tuple[np.ndarray, str, str]:
+def images_args(img_tensor: Any, dataformats: Any) -> tuple[np.ndarray, DType, str]:
     """`add_images`'s input: a 4-D array, or (tensorboardX) a list of 3-D images."""
     dataformats = _dataformats(dataformats)
     if isinstance(img_tensor, (list, tuple)) and len(dataformats) == 3:
@@ -139,16 +141,16 @@ def boxes_args(box_tensor: Any, labels: Any) -> tuple[np.ndarray, Optional[list[
     return boxes, labels
 
 
-def video_args(vid_tensor: Any, fps: Any, dataformats: Any) -> tuple[np.ndarray, str, str, float]:
-    """(array, dtype code, dataformats, fps) of `add_video`'s input."""
+def video_args(vid_tensor: Any, fps: Any, dataformats: Any) -> tuple[np.ndarray, DType, str, float]:
+    """(array, element type, dataformats, fps) of `add_video`'s input."""
     dataformats = _dataformats(dataformats)
     fps_value = _fps(fps)
     array, code = array_for_core(vid_tensor, "vid_tensor")
     return array, code, dataformats, fps_value
 
 
-def audio_args(snd_tensor: Any, sample_rate: Any) -> tuple[np.ndarray, str, float]:
-    """(array, dtype code, sample rate) of `add_audio`'s input."""
+def audio_args(snd_tensor: Any, sample_rate: Any) -> tuple[np.ndarray, DType, float]:
+    """(array, element type, sample rate) of `add_audio`'s input."""
     rate = number_arg(sample_rate, "sample_rate")
     array, code = array_for_core(snd_tensor, "snd_tensor")
     return array, code, rate
@@ -230,7 +232,7 @@ class MediaMixin(WriterBase):
             self._core().add_image(
                 tag,
                 array,
-                "u1",
+                DType.UInt8,
                 dataformats,
                 optional_step(global_step),
                 optional_walltime(walltime),

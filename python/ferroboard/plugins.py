@@ -31,6 +31,7 @@ from ._plugin_args import (
 from ._writer_base import WriterBase
 from .conversions import (
     check_tag,
+    checked_walltime,
     describe,
     optional_step,
     optional_walltime,
@@ -348,7 +349,7 @@ class PluginsMixin(WriterBase):
         if self.__dict__.get("_metadata_defaults"):
             raise RuntimeError("use_metadata is already active on this writer")
         step = optional_step(global_step)
-        wall = optional_walltime(walltime)
+        wall = None if walltime is None else checked_walltime(walltime)
         installed = []
         self.__dict__["_metadata_defaults"] = True
         try:

@@ -32,6 +32,7 @@ from ._plugin_args import (
 )
 from .conversions import (
     array_for_core,
+    bf16_to_float32,
     check_tag,
     describe,
     scalar_to_float,
@@ -425,5 +426,5 @@ def int_to_half(i: int, dtype: Any = None) -> float:
     if not 0 <= value <= 0xFFFF:
         return struct.unpack("f", struct.pack("i", value))[0]
     if kind == "bfloat16":
-        return struct.unpack("<f", struct.pack("<I", value << 16))[0]
+        return float(bf16_to_float32(np.array([value], np.uint16))[0])
     return struct.unpack("<e", struct.pack("<H", value))[0]

@@ -25,6 +25,7 @@ from .conversions import (
     as_step,
     as_walltime,
     check_tag,
+    checked_walltime,
     describe,
     float_list,
     optional_step,
@@ -282,7 +283,7 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
             check_no_nul(key, "tag_scalar_dict key")
             values[key] = scalar_to_float(value, f"tag_scalar_dict[{key!r}]")
         global_step = optional_step(global_step)
-        walltime = time.time() if walltime is None else as_walltime(walltime)
+        walltime = time.time() if walltime is None else checked_walltime(walltime)
         fw_logdir = self._get_file_writer().get_logdir()
         # Sub-run `{main_tag}_{key}`, one directory: torch replaces separators in
         # main_tag only, so a key from data ("../../x") could leave the log dir there.

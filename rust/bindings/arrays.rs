@@ -23,6 +23,46 @@ pub fn text_arg<'a>(
     })
 }
 
+/// `ferroboard._core.DType`: an array's element type as the Python layer names it, the
+/// core's `DType` one for one (torch's bfloat16 travels as its 16-bit words).
+#[pyclass(name = "DType", module = "ferroboard._core", eq, eq_int, frozen, hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PyDType {
+    Bool,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    UInt8,
+    UInt16,
+    UInt32,
+    UInt64,
+    Float16,
+    BFloat16,
+    Float32,
+    Float64,
+}
+
+impl From<PyDType> for DType {
+    fn from(d: PyDType) -> DType {
+        match d {
+            PyDType::Bool => DType::Bool,
+            PyDType::Int8 => DType::Int8,
+            PyDType::Int16 => DType::Int16,
+            PyDType::Int32 => DType::Int32,
+            PyDType::Int64 => DType::Int64,
+            PyDType::UInt8 => DType::UInt8,
+            PyDType::UInt16 => DType::UInt16,
+            PyDType::UInt32 => DType::UInt32,
+            PyDType::UInt64 => DType::UInt64,
+            PyDType::Float16 => DType::Float16,
+            PyDType::BFloat16 => DType::BFloat16,
+            PyDType::Float32 => DType::Float32,
+            PyDType::Float64 => DType::Float64,
+        }
+    }
+}
+
 /// Arrays larger than this are copied with the GIL released.
 const COPY_WITHOUT_GIL_BYTES: usize = 1 << 20;
 
@@ -30,10 +70,10 @@ const COPY_WITHOUT_GIL_BYTES: usize = 1 << 20;
 pub fn copy_array(
     py: Python<'_>,
     array: &Bound<'_, PyAny>,
-    dtype_code: &str,
+    dtype: impl Into<DType>,
     arg_name: &str,
 ) -> PyResult<RawArray> {
-    snapshot_with(py, array, dtype_code, arg_name, RawArray::copy_from)
+    snapshot_with(py, array, dtype.into(), arg_name, RawArray::copy_from)
 }
 
 /// Like [`copy_array`], but an array of small integers (PR-curve labels, of any numeric
@@ -41,10 +81,10 @@ pub fn copy_array(
 pub fn copy_small_integers(
     py: Python<'_>,
     array: &Bound<'_, PyAny>,
-    dtype_code: &str,
+    dtype: impl Into<DType>,
     arg_name: &str,
 ) -> PyResult<RawArray> {
-    snapshot_with(py, array, dtype_code, arg_name, |dtype, shape, bytes| {
+    snapshot_with(py, array, dtype.into(), arg_name, |dtype, shape, bytes| {
         match RawArray::narrowed_to_i8(dtype, shape.clone(), bytes)? {
             Some(narrowed) => Ok(narrowed),
             None => RawArray::copy_from(dtype, shape, bytes),
@@ -62,11 +102,10 @@ pub fn shape_of(array: &Bound<'_, PyAny>, arg_name: &str) -> PyResult<Vec<i64>> 
 fn snapshot_with(
     py: Python<'_>,
     array: &Bound<'_, PyAny>,
-    dtype_code: &str,
+    dtype: DType,
     arg_name: &str,
     copy: impl Fn(DType, Vec<i64>, &[u8]) -> Result<RawArray, FerroError> + Send,
 ) -> PyResult<RawArray> {
-    let dtype = DType::from_code(dtype_code)?;
     let view = BufferView::new(array, arg_name)?;
     let shape = view.shape();
     let bytes = view.bytes();

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::arrays::copy_array;
+use super::arrays::PyDType;
 use crate::runtime::embedding_writer::EmbeddingWriter;
 use crate::runtime::pools::in_this_process_pool;
 use crate::runtime::writer::DEFAULT_MAX_PENDING_BYTES;
@@ -39,10 +40,10 @@ impl PyEmbeddingWriter {
         subdir: String,
         tensor_name: String,
         mat: &Bound<'_, PyAny>,
-        mat_dtype: &str,
+        mat_dtype: PyDType,
         binary: bool,
         metadata: Option<Vec<u8>>,
-        label_img: Option<(Bound<'_, PyAny>, String)>,
+        label_img: Option<(Bound<'_, PyAny>, PyDType)>,
         config: Vec<InfoTuple>,
     ) -> PyResult<InfoTuple> {
         let mat = copy_array(py, mat, mat_dtype, "mat")?;
@@ -50,7 +51,7 @@ impl PyEmbeddingWriter {
         let label_img = match label_img {
             None => None,
             Some((img, code)) => {
-                let img = copy_array(py, &img, &code, "label_img")?;
+                let img = copy_array(py, &img, code, "label_img")?;
                 let layout = EmbeddingJob::sprite_layout(&mat, &img)?;
                 Some((img, layout))
             }
@@ -139,7 +140,7 @@ fn projector_config_text(config: Vec<InfoTuple>) -> String {
 fn embedding_tsv<'py>(
     py: Python<'py>,
     mat: &Bound<'py, PyAny>,
-    dtype: &str,
+    dtype: PyDType,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let mat = copy_array(py, mat, dtype, "mat")?;
     EmbeddingJob::check_mat(&mat)?;
@@ -149,7 +150,11 @@ fn embedding_tsv<'py>(
 
 /// The sprite of `label_img` as PNG bytes (for tests and tools).
 #[pyfunction]
-fn sprite_png(py: Python<'_>, label_img: &Bound<'_, PyAny>, dtype: &str) -> PyResult<Py<PyBytes>> {
+fn sprite_png(
+    py: Python<'_>,
+    label_img: &Bound<'_, PyAny>,
+    dtype: PyDType,
+) -> PyResult<Py<PyBytes>> {
     let img = copy_array(py, label_img, dtype, "label_img")?;
     let layout = SpriteLayout::new(&img.shape)?;
     let png = py

@@ -6,12 +6,13 @@ use pyo3::prelude::*;
 use pyo3::types::PyString;
 
 use super::arrays::text_arg;
+use super::arrays::PyDType;
 use super::summaries::{self, PySummaryEncoder};
 use crate::format::event_file::purge_markers;
 use crate::format::proto::{check_serialized, Event, Summary};
 use crate::runtime::writer::{EventWriter, WriterConfig, DEFAULT_MAX_PENDING_BYTES};
 use crate::summary::graph::{graph_events, serialized_graph_events, AttrKind, AttrSpec, NodeSpec};
-use crate::summary::job::{Job, JobKind};
+use crate::summary::job::{checked_wall_time, Job, JobKind};
 
 #[pyclass(name = "EventWriter", module = "ferroboard._core", frozen)]
 pub struct PyEventWriter {
@@ -52,7 +53,7 @@ impl PyEventWriter {
         events: Vec<Event>,
         walltime: Option<f64>,
     ) -> PyResult<()> {
-        let walltime = Some(walltime.unwrap_or_else(crate::format::event_file::now_secs));
+        let walltime = Some(checked_wall_time(walltime)?);
         for event in events {
             self.submit(py, None, walltime, JobKind::Event(Box::new(event)))?;
         }
@@ -82,6 +83,13 @@ impl PyEventWriter {
         }
         Ok(())
     }
+}
+
+/// `walltime` checked as every queued event's is (finite), for callers that must know
+/// before they create anything (`add_scalars`' sub-runs, `use_metadata`).
+#[pyfunction]
+pub(super) fn checked_walltime(walltime: f64) -> PyResult<f64> {
+    Ok(checked_wall_time(Some(walltime))?)
 }
 
 #[pymethods]
@@ -155,7 +163,7 @@ impl PyEventWriter {
         py: Python<'_>,
         tag: &Bound<'_, PyString>,
         values: &Bound<'_, PyAny>,
-        dtype: &str,
+        dtype: PyDType,
         edges: Option<&Bound<'_, PyAny>>,
         max_bins: Option<usize>,
         step: Option<i64>,
@@ -202,7 +210,7 @@ impl PyEventWriter {
         py: Python<'_>,
         tag: &Bound<'_, PyString>,
         values: &Bound<'_, PyAny>,
-        dtype: &str,
+        dtype: PyDType,
         step: Option<i64>,
         walltime: Option<f64>,
         complex: bool,
@@ -223,7 +231,7 @@ impl PyEventWriter {
         py: Python<'_>,
         tag: &Bound<'_, PyString>,
         img_tensor: &Bound<'_, PyAny>,
-        dtype: &str,
+        dtype: PyDType,
         dataformats: &str,
         step: Option<i64>,
         walltime: Option<f64>,
@@ -258,7 +266,7 @@ impl PyEventWriter {
         py: Python<'_>,
         tag: &Bound<'_, PyString>,
         vid_tensor: &Bound<'_, PyAny>,
-        dtype: &str,
+        dtype: PyDType,
         dataformats: &str,
         fps: f64,
         step: Option<i64>,
@@ -278,7 +286,7 @@ impl PyEventWriter {
         py: Python<'_>,
         tag: &Bound<'_, PyString>,
         snd_tensor: &Bound<'_, PyAny>,
-        dtype: &str,
+        dtype: PyDType,
         sample_rate: f64,
         step: Option<i64>,
         walltime: Option<f64>,

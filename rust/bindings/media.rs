@@ -5,12 +5,14 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
 use super::arrays::copy_array;
+use super::arrays::PyDType;
 use super::summaries::pr_curve_encoder;
 use crate::runtime::pools::in_this_process_pool;
 use crate::summary::boxes::{draw_boxes, Boxes};
 use crate::summary::image::pixels_size;
 use crate::summary::png::encode_png;
 use crate::summary::pr_curve::compute_curve;
+use crate::summary::raw_array::DType;
 
 /// Adds the module-level media functions to `ferroboard._core`.
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -28,7 +30,7 @@ fn py_encode_png<'py>(
     py: Python<'py>,
     pixels: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let raw = copy_array(py, pixels, "u1", "pixels")?;
+    let raw = copy_array(py, pixels, DType::UInt8, "pixels")?;
     let (h, w, c) = pixels_size(&raw.shape)?;
     // Parallel strips must use a pool whose threads exist in this (possibly forked) process.
     let png = py
@@ -47,9 +49,9 @@ fn py_draw_boxes<'py>(
     boxes: &Bound<'py, PyAny>,
     labels: Option<Vec<String>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    let raw = copy_array(py, pixels, "u1", "pixels")?;
+    let raw = copy_array(py, pixels, DType::UInt8, "pixels")?;
     let (h, w, c) = pixels_size(&raw.shape)?;
-    let boxes = Boxes::exact(&copy_array(py, boxes, "f8", "boxes")?, labels)?;
+    let boxes = Boxes::exact(&copy_array(py, boxes, DType::Float64, "boxes")?, labels)?;
     let mut out = crate::runtime::fallible::to_vec(raw.bytes(), "the copy of pixels")?;
     draw_boxes(&mut out, w, h, c, &boxes);
     Ok(PyBytes::new(py, &out))
@@ -62,11 +64,11 @@ fn py_draw_boxes<'py>(
 fn compute_pr_curve(
     py: Python<'_>,
     labels: &Bound<'_, PyAny>,
-    labels_dtype: &str,
+    labels_dtype: PyDType,
     predictions: &Bound<'_, PyAny>,
-    predictions_dtype: &str,
+    predictions_dtype: PyDType,
     num_thresholds: i64,
-    weights: Option<(Bound<'_, PyAny>, String)>,
+    weights: Option<(Bound<'_, PyAny>, PyDType)>,
     weight: f64,
 ) -> PyResult<Vec<f64>> {
     let enc = pr_curve_encoder(

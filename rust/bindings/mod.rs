@@ -28,7 +28,9 @@ use pyo3::prelude::*;
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     // Before anything can start rayon's global pool: its threads must block Ctrl-C.
     crate::runtime::signals::configure_global_pool();
+    m.add_class::<arrays::PyDType>()?;
     m.add_class::<event_writer::PyEventWriter>()?;
+    m.add_function(wrap_pyfunction!(event_writer::checked_walltime, m)?)?;
     m.add_function(wrap_pyfunction!(reader::read_records, m)?)?;
     m.add_class::<log_reader::PyLogData>()?;
     m.add_class::<log_reader::PyEventIterator>()?;

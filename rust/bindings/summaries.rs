@@ -7,6 +7,7 @@
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
+use super::arrays::PyDType;
 use super::arrays::{copy_array, copy_small_integers, shape_of, text_arg};
 use crate::error::FerroError;
 use crate::runtime::pools::in_this_process_pool;
@@ -21,6 +22,7 @@ use crate::summary::job::{HistogramJob, SummaryJob, SummaryPart, Tag, TensorJob}
 use crate::summary::limits::MAX_EVENT_BYTES;
 use crate::summary::mesh::{MeshContent, MeshEncoder};
 use crate::summary::pr_curve::{PrCurveEncoder, PrCurveRawEncoder, Weights, RAW_ROW_NAMES};
+use crate::summary::raw_array::DType;
 use crate::summary::video::VideoJob;
 
 // -- builders ------------------------------------------------------------------------------
@@ -47,7 +49,7 @@ pub(super) fn histogram(
     py: Python<'_>,
     tag: &Bound<'_, PyString>,
     values: &Bound<'_, PyAny>,
-    dtype: &str,
+    dtype: PyDType,
     edges: Option<&Bound<'_, PyAny>>,
     max_bins: Option<usize>,
 ) -> PyResult<SummaryJob> {
@@ -63,7 +65,7 @@ fn histogram_bins(py: Python<'_>, edges: Option<&Bound<'_, PyAny>>) -> PyResult<
     Ok(match edges {
         None => Bins::Default,
         Some(edges) => {
-            let edges = copy_array(py, edges, "f8", "bins")?;
+            let edges = copy_array(py, edges, DType::Float64, "bins")?;
             Bins::explicit(crate::runtime::fallible::to_vec(
                 edges.typed::<f64>(),
                 "bins",
@@ -110,7 +112,7 @@ pub(super) fn tensor(
     py: Python<'_>,
     tag: &Bound<'_, PyString>,
     values: &Bound<'_, PyAny>,
-    dtype: &str,
+    dtype: PyDType,
     complex: bool,
 ) -> PyResult<SummaryJob> {
     let tag = text_arg(tag, "tag")?.into_owned();
@@ -128,7 +130,7 @@ pub(super) fn image(
     py: Python<'_>,
     tag: &Bound<'_, PyString>,
     img_tensor: &Bound<'_, PyAny>,
-    dtype: &str,
+    dtype: PyDType,
     dataformats: &str,
     rescale: f64,
     boxes: Option<&Bound<'_, PyAny>>,
@@ -145,7 +147,7 @@ pub(super) fn image(
     let boxes = match boxes {
         None => None,
         Some(b) => Some(Boxes::for_image(
-            &copy_array(py, b, "f8", "box_tensor")?,
+            &copy_array(py, b, DType::Float64, "box_tensor")?,
             labels,
         )?),
     };
@@ -158,7 +160,7 @@ pub(super) fn video(
     py: Python<'_>,
     tag: &Bound<'_, PyString>,
     vid_tensor: &Bound<'_, PyAny>,
-    dtype: &str,
+    dtype: PyDType,
     dataformats: &str,
     fps: f64,
     limit: usize,
@@ -176,7 +178,7 @@ pub(super) fn audio(
     py: Python<'_>,
     tag: &Bound<'_, PyString>,
     snd_tensor: &Bound<'_, PyAny>,
-    dtype: &str,
+    dtype: PyDType,
     sample_rate: f64,
 ) -> PyResult<SummaryJob> {
     let tag = text_arg(tag, "tag")?.into_owned();
@@ -186,14 +188,14 @@ pub(super) fn audio(
 }
 
 /// An array argument with its dtype code.
-type ArrayArg<'py> = (Bound<'py, PyAny>, String);
+type ArrayArg<'py> = (Bound<'py, PyAny>, PyDType);
 
 /// The copied inputs of a PR curve (also what `compute_pr_curve` computes from).
 pub(super) fn pr_curve_encoder(
     py: Python<'_>,
     tag: String,
-    labels: (&Bound<'_, PyAny>, &str),
-    predictions: (&Bound<'_, PyAny>, &str),
+    labels: (&Bound<'_, PyAny>, PyDType),
+    predictions: (&Bound<'_, PyAny>, PyDType),
     num_thresholds: i64,
     weights: Option<ArrayArg<'_>>,
     weight: f64,
@@ -201,7 +203,7 @@ pub(super) fn pr_curve_encoder(
     let labels = copy_small_integers(py, labels.0, labels.1, "labels")?;
     let predictions = copy_array(py, predictions.0, predictions.1, "predictions")?;
     let weights = match weights {
-        Some((w, code)) => Weights::PerElement(copy_array(py, &w, &code, "weights")?),
+        Some((w, code)) => Weights::PerElement(copy_array(py, &w, code, "weights")?),
         None => Weights::Scalar(weight),
     };
     Ok(PrCurveEncoder::new(
@@ -297,7 +299,7 @@ fn histogram_summary(
     py: Python<'_>,
     tag: &Bound<'_, PyString>,
     values: &Bound<'_, PyAny>,
-    dtype: &str,
+    dtype: PyDType,
     edges: Option<&Bound<'_, PyAny>>,
     max_bins: Option<usize>,
 ) -> PyResult<PySummaryEncoder> {
@@ -334,7 +336,7 @@ fn tensor_summary(
     py: Python<'_>,
     tag: &Bound<'_, PyString>,
     values: &Bound<'_, PyAny>,
-    dtype: &str,
+    dtype: PyDType,
     complex: bool,
 ) -> PyResult<PySummaryEncoder> {
     Ok(encoder(tensor(py, tag, values, dtype, complex)?))
@@ -347,7 +349,7 @@ fn image_summary(
     py: Python<'_>,
     tag: &Bound<'_, PyString>,
     img_tensor: &Bound<'_, PyAny>,
-    dtype: &str,
+    dtype: PyDType,
     dataformats: &str,
     rescale: f64,
     boxes: Option<&Bound<'_, PyAny>>,
@@ -376,7 +378,7 @@ fn video_summary(
     py: Python<'_>,
     tag: &Bound<'_, PyString>,
     vid_tensor: &Bound<'_, PyAny>,
-    dtype: &str,
+    dtype: PyDType,
     dataformats: &str,
     fps: f64,
 ) -> PyResult<PySummaryEncoder> {
@@ -397,7 +399,7 @@ fn audio_summary(
     py: Python<'_>,
     tag: &Bound<'_, PyString>,
     snd_tensor: &Bound<'_, PyAny>,
-    dtype: &str,
+    dtype: PyDType,
     sample_rate: f64,
 ) -> PyResult<PySummaryEncoder> {
     Ok(encoder(audio(py, tag, snd_tensor, dtype, sample_rate)?))
@@ -412,9 +414,9 @@ fn pr_curve_summary(
     py: Python<'_>,
     tag: &Bound<'_, PyString>,
     labels: &Bound<'_, PyAny>,
-    labels_dtype: &str,
+    labels_dtype: PyDType,
     predictions: &Bound<'_, PyAny>,
-    predictions_dtype: &str,
+    predictions_dtype: PyDType,
     num_thresholds: i64,
     weights: Option<ArrayArg<'_>>,
     weight: f64,
@@ -445,7 +447,7 @@ fn pr_curve_raw_summary(
     let mut copied = Vec::with_capacity(rows.len());
     for (i, (array, code)) in rows.iter().enumerate() {
         let name = RAW_ROW_NAMES.get(i).copied().unwrap_or("rows");
-        copied.push(copy_array(py, array, code, name)?);
+        copied.push(copy_array(py, array, *code, name)?);
     }
     let enc = PrCurveRawEncoder::from_rows(tag, copied, num_thresholds)?;
     Ok(encoder(SummaryJob::values(Box::new(enc))))
@@ -458,7 +460,7 @@ fn pr_curve_raw_summary(
 fn mesh_summary(
     py: Python<'_>,
     tag: &Bound<'_, PyString>,
-    parts: Vec<(i32, Bound<'_, PyAny>, String)>,
+    parts: Vec<(i32, Bound<'_, PyAny>, PyDType)>,
     json_config: &Bound<'_, PyString>,
     display_name: &str,
     description: &str,
@@ -468,7 +470,7 @@ fn mesh_summary(
     let mut copied = Vec::with_capacity(parts.len());
     for (code, array, dtype) in &parts {
         let content = MeshContent::from_code(*code)?;
-        copied.push((content, copy_array(py, array, dtype, content.argument())?));
+        copied.push((content, copy_array(py, array, *dtype, content.argument())?));
     }
     let enc = MeshEncoder::new(
         tag,

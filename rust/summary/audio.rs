@@ -115,7 +115,7 @@ pub fn to_pcm16(samples: &RawArray) -> Vec<i16> {
         DType::BFloat16 => samples
             .typed::<u16>()
             .iter()
-            .map(|&v| (half::bf16::from_bits(v).to_f32().clamp(-1.0, 1.0) * 32767.0) as i16)
+            .map(|&v| (crate::summary::raw_array::bf16_to_f32(v).clamp(-1.0, 1.0) * 32767.0) as i16)
             .collect(),
         DType::Bool | DType::UInt8 => ints(samples.typed::<u8>()),
         DType::Int8 => ints(samples.typed::<i8>()),

@@ -44,15 +44,40 @@ pub enum Bins {
 impl Bins {
     /// Explicit edges, checked once here: at least two, no NaN, never decreasing.
     pub fn explicit(edges: Vec<f64>) -> Result<Bins, FerroError> {
-        if edges.len() < 2
-            || edges.iter().any(|v| v.is_nan())
-            || edges.windows(2).any(|w| w[0] > w[1])
-        {
-            return Err(FerroError::InvalidArgument(
-                "bins must increase monotonically and have at least 2 edges".into(),
-            ));
-        }
-        Ok(Bins::Edges(edges))
+        let why = if edges.len() < 2 {
+            "must have at least 2 edges"
+        } else if edges.iter().any(|v| v.is_nan()) {
+            "must not contain NaN"
+        } else if edges.windows(2).any(|w| w[0] > w[1]) {
+            "must increase monotonically"
+        } else {
+            return Ok(Bins::Edges(edges));
+        };
+        Err(FerroError::InvalidArgument(format!(
+            "bins {why}, got {}",
+            preview(&edges)
+        )))
+    }
+}
+
+/// Edges for an error message as Python prints a list of them (`nan`, `inf`),
+/// shortened when there are many.
+fn preview(edges: &[f64]) -> String {
+    let list = |values: &[f64]| {
+        let items: Vec<String> = values
+            .iter()
+            .map(|v| match v {
+                v if v.is_nan() => "nan".to_owned(),
+                v if v.is_infinite() => if *v > 0.0 { "inf" } else { "-inf" }.to_owned(),
+                v => format!("{v:?}"),
+            })
+            .collect();
+        format!("[{}]", items.join(", "))
+    };
+    if edges.len() <= 20 {
+        list(edges)
+    } else {
+        format!("{} ... ({} edges)", list(&edges[..10]), edges.len())
     }
 }
 

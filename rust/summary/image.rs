@@ -275,7 +275,9 @@ pub(crate) fn gather_scaled(
         DType::Int64 => with!(i64, |v: i64| f32_to_byte(v as f32)),
         DType::UInt64 => with!(u64, |v: u64| f32_to_byte(v as f32)),
         DType::Float16 => with!(u16, |v: u16| f32_to_byte(half::f16::from_bits(v).to_f32())),
-        DType::BFloat16 => with!(u16, |v: u16| f32_to_byte(half::bf16::from_bits(v).to_f32())),
+        DType::BFloat16 => with!(u16, |v: u16| f32_to_byte(
+            crate::summary::raw_array::bf16_to_f32(v)
+        )),
         DType::Float32 => with!(f32, f32_to_byte),
         // numpy's astype(float32) rounds to nearest, as `as f32` does.
         DType::Float64 => with!(f64, |v: f64| f32_to_byte(v as f32)),

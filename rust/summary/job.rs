@@ -32,20 +32,32 @@ impl Job {
         wall_time: Option<f64>,
         kind: JobKind,
     ) -> Result<Job, FerroError> {
-        let wall_time = match wall_time {
-            None => crate::format::event_file::now_secs(),
-            Some(w) if w.is_finite() => w,
-            Some(w) => {
-                return Err(FerroError::InvalidArgument(format!(
-                    "walltime must be a finite number of seconds, got {w}"
-                )))
-            }
-        };
         Ok(Job {
             step,
-            wall_time,
+            wall_time: checked_wall_time(wall_time)?,
             kind,
         })
+    }
+}
+
+/// `wall_time`, or now when None; an error unless it is finite.
+pub fn checked_wall_time(wall_time: Option<f64>) -> Result<f64, FerroError> {
+    match wall_time {
+        None => Ok(crate::format::event_file::now_secs()),
+        Some(w) if w.is_finite() => Ok(w),
+        Some(w) => {
+            // Python's spelling of the value: the caller wrote nan or inf in Python.
+            let value = if w.is_nan() {
+                "nan"
+            } else if w > 0.0 {
+                "inf"
+            } else {
+                "-inf"
+            };
+            Err(FerroError::InvalidArgument(format!(
+                "walltime must be finite, got {value}"
+            )))
+        }
     }
 }
 

@@ -131,8 +131,8 @@ impl PrCurveRawEncoder {
     }
 }
 
-/// torch's `min(num_thresholds, 127)`. One threshold is a curve of one point (both
-/// anchors accept it); zero makes none (numpy's histogram raises there).
+/// torch's `min(num_thresholds, 127)`. One threshold is a curve of one point (torch
+/// and tensorboardX accept it); zero makes none (numpy's histogram raises there).
 pub fn cap_thresholds(num_thresholds: i64) -> Result<u32, FerroError> {
     if num_thresholds < 1 {
         return Err(FerroError::InvalidArgument(format!(
@@ -443,7 +443,7 @@ fn fill_buckets(predictions: &RawArray, start: usize, out: &mut [u8], t: usize) 
         // numpy has no bfloat16 (torch goes through float16); float32 holds it exactly.
         DType::BFloat16 => {
             for (o, &bits) in out.iter_mut().zip(&predictions.typed::<u16>()[start..end]) {
-                *o = keep32(half::bf16::from_bits(bits).to_f32() * s32);
+                *o = keep32(crate::summary::raw_array::bf16_to_f32(bits) * s32);
             }
         }
         DType::Float64 => {

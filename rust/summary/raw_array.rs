@@ -24,31 +24,6 @@ pub enum DType {
 }
 
 impl DType {
-    /// Parses numpy's `dtype.str` codes without the byte-order character
-    /// (`"f4"`, `"i8"`, `"b1"`, ...), plus `"bf16"` for torch's bfloat16 bits.
-    pub fn from_code(code: &str) -> Result<DType, FerroError> {
-        Ok(match code {
-            "b1" => DType::Bool,
-            "i1" => DType::Int8,
-            "i2" => DType::Int16,
-            "i4" => DType::Int32,
-            "i8" => DType::Int64,
-            "u1" => DType::UInt8,
-            "u2" => DType::UInt16,
-            "u4" => DType::UInt32,
-            "u8" => DType::UInt64,
-            "f2" => DType::Float16,
-            "bf16" => DType::BFloat16,
-            "f4" => DType::Float32,
-            "f8" => DType::Float64,
-            other => {
-                return Err(FerroError::InvalidArgument(format!(
-                    "unsupported dtype code {other:?}"
-                )))
-            }
-        })
-    }
-
     pub fn item_size(self) -> usize {
         match self {
             DType::Bool | DType::Int8 | DType::UInt8 => 1,
@@ -57,6 +32,19 @@ impl DType {
             DType::Int64 | DType::UInt64 | DType::Float64 => 8,
         }
     }
+}
+
+/// A bfloat16's value from its 16-bit pattern (torch's bfloat16 arrives as its words):
+/// the one place the core decodes bfloat16. Exact in f32, hence in f64.
+#[inline]
+pub fn bf16_to_f32(bits: u16) -> f32 {
+    half::bf16::from_bits(bits).to_f32()
+}
+
+/// [`bf16_to_f32`] widened to f64 (exact).
+#[inline]
+pub fn bf16_to_f64(bits: u16) -> f64 {
+    f64::from(bf16_to_f32(bits))
 }
 
 /// An owned, 8-byte-aligned copy of native-endian array data.
@@ -311,7 +299,7 @@ pub fn with_f64_chunks(array: &RawArray, start: usize, end: usize, mut f: impl F
         DType::UInt32 => each!(u32, f64::from),
         DType::UInt64 => each!(u64, |v: u64| v as f64),
         DType::Float16 => each!(u16, |v: u16| half::f16::from_bits(v).to_f64()),
-        DType::BFloat16 => each!(u16, |v: u16| half::bf16::from_bits(v).to_f64()),
+        DType::BFloat16 => each!(u16, bf16_to_f64),
         DType::Float32 => each!(f32, f64::from),
         DType::Float64 => each!(f64, |v: f64| v),
     }
@@ -362,7 +350,7 @@ pub fn pairwise_sum(array: &RawArray) -> f64 {
         DType::UInt32 => sum!(u32, f64::from),
         DType::UInt64 => sum!(u64, |v: u64| v as f64),
         DType::Float16 => sum!(u16, |v: u16| half::f16::from_bits(v).to_f64()),
-        DType::BFloat16 => sum!(u16, |v: u16| half::bf16::from_bits(v).to_f64()),
+        DType::BFloat16 => sum!(u16, bf16_to_f64),
         DType::Float32 => sum!(f32, f64::from),
         DType::Float64 => sum!(f64, |v: f64| v),
     }

@@ -34,7 +34,7 @@ pub(crate) fn to_pixels(img: &RawArray) -> Vec<u8> {
         DType::BFloat16 => img
             .typed::<u16>()
             .par_iter()
-            .map(|&v| float(half::bf16::from_bits(v).to_f64()))
+            .map(|&v| float(crate::summary::raw_array::bf16_to_f64(v)))
             .collect(),
         DType::Int8 => img.typed::<i8>().iter().map(|&v| int(v.into())).collect(),
         DType::Int16 => img.typed::<i16>().iter().map(|&v| int(v.into())).collect(),

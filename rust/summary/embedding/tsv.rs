@@ -10,9 +10,10 @@ pub(crate) fn push_element(out: &mut Vec<u8>, array: &RawArray, i: usize) {
         DType::Float16 => {
             push_py_float(out, half::f16::from_bits(array.typed::<u16>()[i]).to_f64())
         }
-        DType::BFloat16 => {
-            push_py_float(out, half::bf16::from_bits(array.typed::<u16>()[i]).to_f64())
-        }
+        DType::BFloat16 => push_py_float(
+            out,
+            crate::summary::raw_array::bf16_to_f64(array.typed::<u16>()[i]),
+        ),
         DType::Bool => out.extend_from_slice(if array.typed::<u8>()[i] != 0 {
             b"True"
         } else {
@@ -154,7 +155,7 @@ pub(crate) fn element_f64(array: &RawArray, i: usize) -> f64 {
         DType::Float32 => f64::from(array.typed::<f32>()[i]),
         DType::Float64 => array.typed::<f64>()[i],
         DType::Float16 => half::f16::from_bits(array.typed::<u16>()[i]).to_f64(),
-        DType::BFloat16 => half::bf16::from_bits(array.typed::<u16>()[i]).to_f64(),
+        DType::BFloat16 => crate::summary::raw_array::bf16_to_f64(array.typed::<u16>()[i]),
         DType::Bool | DType::UInt8 => f64::from(array.typed::<u8>()[i]),
         DType::Int8 => f64::from(array.typed::<i8>()[i]),
         DType::Int16 => f64::from(array.typed::<i16>()[i]),
