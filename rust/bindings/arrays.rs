@@ -66,7 +66,7 @@ impl From<PyDType> for DType {
 /// Arrays larger than this are copied with the GIL released.
 const COPY_WITHOUT_GIL_BYTES: usize = 1 << 20;
 
-/// Snapshots `array` (a C-contiguous buffer whose elements are `dtype_code`).
+/// Snapshots `array` (a C-contiguous buffer whose elements are `dtype`).
 pub fn copy_array(
     py: Python<'_>,
     array: &Bound<'_, PyAny>,
