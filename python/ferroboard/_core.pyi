@@ -115,7 +115,7 @@ class EventWriter:
         slot: int,
         tag: str,
         values: Any,
-        dtype: str,
+        dtype: DType,
         edges: Optional[Any] = None,
         max_bins: Optional[int] = None,
     ) -> None: ...

@@ -421,7 +421,7 @@ impl PyEventWriter {
         slot: u64,
         tag: &Bound<'_, PyString>,
         values: &Bound<'_, PyAny>,
-        dtype: &str,
+        dtype: PyDType,
         edges: Option<&Bound<'_, PyAny>>,
         max_bins: Option<usize>,
     ) -> PyResult<()> {

@@ -84,7 +84,7 @@ pub(super) fn histogram_counts(
     max_bins: Option<usize>,
 ) -> PyResult<SummaryJob> {
     let tag = text_arg(tag, "tag")?.into_owned();
-    let counts = copy_array(py, counts, "f8", "counts")?;
+    let counts = copy_array(py, counts, DType::Float64, "counts")?;
     let bins = histogram_bins(py, edges)?;
     let job = CountsJob::new(tag, counts.typed::<f64>(), stats, bins, max_bins)?;
     Ok(SummaryJob::values(Box::new(job)))
