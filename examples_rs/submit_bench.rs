@@ -36,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_queue: 10,
         flush_secs: 120.0,
         max_pending_bytes: 1 << 30,
+        remote: None,
     })?;
     for round in 0..3 {
         let t = Instant::now();

@@ -46,6 +46,22 @@ pub enum FerroError {
     #[error("this summary was already written or serialized")]
     AlreadyUsed,
 
+    /// A remote writer's close: the store does not hold every accepted event. Becomes
+    /// `OSError`; the staging directory is kept for `python -m ferroboard.sync`.
+    #[error(
+        "{url}: {lost} accepted {unit}(s) not stored ({reason}); they are kept in \
+         {0}: upload them with `python -m ferroboard.sync {0}`",
+        staging.display()
+    )]
+    Upload {
+        url: String,
+        staging: PathBuf,
+        lost: u64,
+        /// What `lost` counts: "event" or "file".
+        unit: &'static str,
+        reason: String,
+    },
+
     /// The background thread could not be started or has died unexpectedly.
     #[error("the background writer thread for {path} failed: {reason}")]
     Worker { path: PathBuf, reason: String },

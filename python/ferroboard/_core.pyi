@@ -9,6 +9,7 @@ _HValue = Union[bool, str, float]
 # PyO3 lists every name it registers; stubtest compares this list with the module's.
 __all__ = [
     "BATCH_WINDOW_SECS",
+    "DEFAULT_CLOSE_TIMEOUT",
     "DEFAULT_MAX_PENDING_BYTES",
     "DType",
     "EmbeddingWriter",
@@ -18,6 +19,8 @@ __all__ = [
     "LogData",
     "MAX_EVENT_BYTES",
     "ReadProgress",
+    "RemoteFiles",
+    "STORE_SCHEMES",
     "SummaryEncoder",
     "audio_summary",
     "check_histogram_buckets",
@@ -34,14 +37,17 @@ __all__ = [
     "hparams_summaries",
     "image_summary",
     "iter_events",
+    "list_objects",
     "mesh_summary",
     "pr_curve_raw_summary",
     "pr_curve_summary",
     "projector_config_text",
     "read_log",
+    "read_object",
     "read_records",
     "scalar_summary",
     "sprite_png",
+    "sync_staging",
     "tensor_summary",
     "text_summary",
     "video_summary",
@@ -54,6 +60,10 @@ FAULT_INJECTION: bool
 #: Events of this many bytes or more are never written (2 GiB).
 DEFAULT_MAX_PENDING_BYTES: int
 MAX_EVENT_BYTES: int
+#: URL schemes a log dir may use.
+STORE_SCHEMES: list[str]
+#: Default bound, in seconds, of a remote writer's close().
+DEFAULT_CLOSE_TIMEOUT: float
 
 @final
 class DType:
@@ -88,9 +98,15 @@ class EventWriter:
         max_queue: int = 10,
         flush_secs: float = 120.0,
         max_pending_bytes: int = ...,
+        storage_options: Optional[Sequence[tuple[str, str]]] = None,
+        close_timeout: float = ...,
     ) -> EventWriter: ...
     @property
     def path(self) -> str: ...
+    @property
+    def url(self) -> Optional[str]: ...
+    @property
+    def upload_counts(self) -> Optional[tuple[int, int]]: ...
     @property
     def accepted(self) -> int: ...
     @property
@@ -226,7 +242,22 @@ class EventWriter:
         walltime: Optional[float] = None,
     ) -> None: ...
     def flush(self) -> None: ...
-    def close(self) -> None: ...
+    def close(self, timeout: Optional[float] = None) -> None: ...
+
+@final
+class RemoteFiles:
+    """Files under a URL log dir: staged locally, uploaded whole in the background."""
+
+    def __new__(
+        cls,
+        url: str,
+        storage_options: Optional[Sequence[tuple[str, str]]] = None,
+        close_timeout: float = ...,
+    ) -> RemoteFiles: ...
+    @property
+    def staging(self) -> str: ...
+    def put(self, name: str, data: bytes) -> None: ...
+    def close(self, timeout: Optional[float] = None) -> None: ...
 
 @final
 class SummaryEncoder:
@@ -329,6 +360,15 @@ def embedding_tsv(mat: Any, dtype: DType) -> bytes: ...
 def sprite_png(label_img: Any, dtype: DType) -> bytes: ...
 def checked_walltime(walltime: float) -> float: ...
 def read_records(path: str) -> tuple[list[bytes], str]: ...
+def sync_staging(
+    staging_dir: str, storage_options: Optional[Sequence[tuple[str, str]]] = None
+) -> tuple[int, int, int]: ...
+def list_objects(
+    url: str, storage_options: Optional[Sequence[tuple[str, str]]] = None
+) -> list[tuple[str, int]]: ...
+def read_object(
+    url: str, name: str, storage_options: Optional[Sequence[tuple[str, str]]] = None
+) -> bytes: ...
 def default_bucket_edges() -> list[float]: ...
 def check_histogram_buckets(arg: str, count: int) -> None: ...
 def encode_png(pixels: Any) -> bytes: ...

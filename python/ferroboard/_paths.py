@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 
+from .remote import is_remote
+
 # "/" always (torch's own separator in add_scalars), plus the platform's ("\\" on Windows).
 SEPARATORS = tuple(dict.fromkeys(s for s in ("/", os.sep, os.altsep) if s))
 
@@ -45,15 +47,25 @@ def check_relative(value: str, arg: str) -> None:
         )
 
 
+def join(logdir: str, relative: str) -> str:
+    """`relative` below `logdir`: ``os.path.join``, or a ``/`` join for a URL log dir."""
+    if is_remote(logdir):
+        return logdir.rstrip("/") + "/" + relative
+    return os.path.join(logdir, relative)
+
+
 def inside(logdir: str, relative: str, arg: str, value: str) -> str:
     """``os.path.join(logdir, relative)`` after checking that it resolves inside `logdir`.
 
     `relative` is the path derived from `value`, the argument `arg` the caller gave.
     Symlinks are followed as far as the path exists; a link inside the log dir to a
     place outside it raises ValueError naming both paths. (The log dir itself may be a
-    link: what counts is where it resolves to.)
+    link: what counts is where it resolves to.) Below a URL log dir (an object prefix,
+    which has no links) the lexical check is all there is.
     """
     check_relative(relative, arg)
+    if is_remote(logdir):
+        return join(logdir, relative)
     path = os.path.join(logdir, relative)
     root = os.path.realpath(logdir)
     real = os.path.realpath(path)

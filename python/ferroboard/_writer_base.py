@@ -17,6 +17,9 @@ class WriterBase:
     """State and methods of `SummaryWriter` that its mixins rely on."""
 
     log_dir: str
+    #: For a URL log dir: the store's configuration, and how long close() waits for it.
+    storage_options: Optional[dict]
+    close_timeout: float
     #: The default run's file writer; None before the first use and after `close()`.
     file_writer: Optional[FileWriter]
     #: Every open file writer (the default one and `add_scalars` sub-runs) by directory.
@@ -28,4 +31,9 @@ class WriterBase:
 
     def _get_file_writer(self) -> FileWriter:  # pragma: no cover - SummaryWriter's
         """The default run's `FileWriter`, recreated after `close()`."""
+        raise NotImplementedError
+
+    def _plain_file_writer(self, log_dir: str) -> FileWriter:  # pragma: no cover
+        """A `FileWriter` with default settings in `log_dir`, reaching the same store as
+        this writer when the log dir is a URL (SummaryWriter's)."""
         raise NotImplementedError

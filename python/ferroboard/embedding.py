@@ -3,6 +3,10 @@
 The caller validates, prepares `metadata.tsv` (it needs Python's `str()` of each label)
 and creates the directory; the tensor file, the sprite PNG and `projector_config.pbtxt`
 are written in the background. `flush()`/`close()` wait for them.
+
+Under a URL log dir the files are written to a local staging directory and, once written
+(at `flush()`/`close()`), each goes to the store as one whole-object PUT in the
+background; `close()` waits until the store holds them (docs/storage.md).
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ import numpy as np
 from . import _core, _lifecycle
 from ._paths import check_no_nul, inside
 from .conversions import _is_torch_tensor, array_for_core, as_step, describe, to_numpy
+from .remote import DEFAULT_CLOSE_TIMEOUT, is_remote
+
+#: The projector's config file, rewritten (whole) by each embedding.
+CONFIG_FILE = "projector_config.pbtxt"
 
 #: Tensor file formats of `add_embedding(tensor_format=...)`.
 TENSOR_FORMATS = ("tsv", "binary")
@@ -85,10 +93,22 @@ class EmbeddingFiles:
     keeps the entries written so far, as a pickled writer does.
     """
 
-    def __init__(self, config: Optional[list] = None) -> None:
+    def __init__(
+        self,
+        config: Optional[list] = None,
+        storage_options: Optional[dict] = None,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
+    ) -> None:
         self.config: list = list(config or [])
         self._core: Optional[_core.EmbeddingWriter] = None
         self._pid = -1
+        # URL log dirs: their staging and uploads, and the embeddings written there but
+        # not yet handed to the uploader (a file goes up once its writer has finished it).
+        self._storage_options = storage_options
+        self._close_timeout = close_timeout
+        self._remote: dict[str, _core.RemoteFiles] = {}
+        self._unsent: list[tuple[_core.RemoteFiles, str]] = []
+        self._remote_pid = os.getpid()
         # Submitting and recording the config entry happen together, so that each job's
         # config lists every earlier embedding (calls may come from several threads).
         self._lock = threading.Lock()
@@ -105,6 +125,33 @@ class EmbeddingFiles:
             self._pid = os.getpid()
             _lifecycle.register(self, _lifecycle.EMBEDDINGS)
         return self._core
+
+    def _local(self, logdir: str) -> tuple[str, Optional[_core.RemoteFiles]]:
+        """Where the files are written: `logdir` itself, or a URL's staging directory."""
+        if not is_remote(logdir):
+            return logdir, None
+        if self._remote_pid != os.getpid():  # a forked child: its own staging and uploads
+            self._remote, self._unsent, self._remote_pid = {}, [], os.getpid()
+        files = self._remote.get(logdir)
+        if files is None:
+            options = list((self._storage_options or {}).items())
+            files = _core.RemoteFiles(logdir, options, self._close_timeout)
+            self._remote[logdir] = files
+        return files.staging, files
+
+    def _send(self) -> None:
+        """Hands every finished embedding's files, then the config, to the uploader."""
+        unsent, self._unsent = self._unsent, []
+        configs = {}
+        for files, subdir in unsent:
+            folder = os.path.join(files.staging, subdir)
+            for name in sorted(os.listdir(folder)):
+                with open(os.path.join(folder, name), "rb") as f:
+                    files.put(f"{subdir}/{name}", f.read())
+            configs[id(files)] = files
+        for files in configs.values():
+            with open(os.path.join(files.staging, CONFIG_FILE), "rb") as f:
+                files.put(CONFIG_FILE, f.read())
 
     def add(
         self,
@@ -158,6 +205,8 @@ class EmbeddingFiles:
 
         step_text = str(step).zfill(5)
         subdir = f"{step_text}/{encode_tag(tag)}"
+        inside(logdir, subdir, "tag", tag)  # checked against the log dir as given
+        logdir, remote = self._local(logdir)
         save_path = inside(logdir, subdir, "tag", tag)  # a symlink may lead out of it
         if os.path.exists(save_path):
             if not os.path.isdir(save_path):
@@ -187,14 +236,32 @@ class EmbeddingFiles:
                 self.config,
             )
             self.config.append(info)
+            if remote is not None:
+                self._unsent.append((remote, subdir))
 
     def wait(self) -> None:
-        """Returns when every embedding added so far is on disk."""
+        """Returns when every embedding added so far is on disk (for a URL log dir: in
+        the staging directory, and handed to the uploader)."""
         if self._core is not None and self._pid == os.getpid():
             self._core.wait()
+            self._send()
 
     def close(self) -> None:
+        """Writes everything; for URL log dirs, returns once the store holds it (OSError
+        naming what is missing after the close timeout)."""
         core, self._core = self._core, None
         if core is not None and self._pid == os.getpid():
             _lifecycle.unregister(self, _lifecycle.EMBEDDINGS)
             core.close()
+            self._send()
+        remote, self._remote = self._remote, {}
+        if self._remote_pid != os.getpid():
+            return  # the parent's uploads: not this process's to wait for
+        errors = []
+        for files in remote.values():
+            try:
+                files.close()
+            except OSError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import os
-import re
 import threading
 from typing import Any, Optional, Union
 
 from . import _core, _dynamo, _lifecycle
 from ._pending import PendingQueue
 from .conversions import as_step, describe, optional_step, optional_walltime
+from .remote import (
+    DEFAULT_CLOSE_TIMEOUT,
+    check_scheme,
+    checked_close_timeout,
+    checked_storage_options,
+    is_remote,
+    url_scheme,
+)
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -27,31 +34,22 @@ def serialized(message: Any, name: str) -> bytes:
     return serialize()
 
 
-#: A URL's ``scheme://`` (RFC 3986 scheme). Two letters at least, so that a Windows drive
-#: (``C:\runs``, even ``C://runs``) stays a local path.
-_URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+)://")
-
-
 def reject_remote(log_dir: Any, arg: str = "log_dir") -> None:
-    """Raises ValueError for a URL log dir (``s3://``, ``gs://``, ``hdfs://``, any
-    ``scheme://``), before anything is created: written as a local path it would become
-    a directory named ``s3:`` in the working directory."""
-    try:
-        path = os.fsdecode(log_dir)
-    except TypeError:
-        return  # not a path at all: `checked_log_dir` names the type
-    match = _URL_SCHEME.match(path)
-    if match:
+    """Raises ValueError for a URL (``s3://``, ``gs://``, ``hdfs://``, any ``scheme://``)
+    where only a local path will do (Lightning's ``save_dir``), before anything is
+    created: written as a local path it would become a directory named ``s3:``."""
+    scheme = url_scheme(log_dir)
+    if scheme is not None:
         raise ValueError(
-            f"{arg}={path!r}: remote log directories ({match.group(1)}://...) are not "
-            "supported yet; pass a local path (a directory on this machine or on a "
+            f"{arg}={os.fsdecode(log_dir)!r}: remote log directories ({scheme}://...) are "
+            "not supported here; pass a local path (a directory on this machine or on a "
             "mounted file system)"
         )
 
 
 def checked_log_dir(log_dir: Any, arg: str = "log_dir") -> str:
     """`log_dir` as a str: a str, a path object, or bytes (decoded as the OS does); a
-    local path, not a URL."""
+    local path or a URL of a supported object store (``s3://bucket/run``, ...)."""
     try:
         path = os.fsdecode(log_dir)
     except TypeError:
@@ -60,7 +58,7 @@ def checked_log_dir(log_dir: Any, arg: str = "log_dir") -> str:
         ) from None
     if "\0" in path:
         raise ValueError(f"{arg} cannot contain NUL: {path!r}")
-    reject_remote(path, arg)
+    check_scheme(path, arg)
     return path
 
 
@@ -82,6 +80,11 @@ class FileWriter:
 
     The file is created at construction. After `close()` (or in a forked child), the next
     `add_*` opens a new file in the same directory instead of failing.
+
+    A URL `log_dir` (``s3://bucket/run``, ``gs://``, ``az://``, ``abfs(s)://``,
+    ``memory://``) is staged locally and uploaded in the background (docs/storage.md);
+    `storage_options` configures the store, `close_timeout` bounds how long `close()`
+    waits for it.
     """
 
     def __init__(
@@ -93,6 +96,8 @@ class FileWriter:
         *,
         logdir: Optional[PathLike] = None,
         max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES,
+        storage_options: Optional[dict] = None,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
     ) -> None:
         arg = "log_dir"
         if log_dir is None:
@@ -104,6 +109,13 @@ class FileWriter:
         self._flush_secs = float(flush_secs)
         self._filename_suffix = checked_suffix(filename_suffix)
         self._max_pending_bytes = int(max_pending_bytes)
+        self._storage_options = checked_storage_options(storage_options)
+        if self._storage_options is not None and not is_remote(self._log_dir):
+            raise ValueError(
+                f"storage_options are for URL log dirs (s3://...); {arg}={self._log_dir!r} "
+                "is a local path"
+            )
+        self._close_timeout = checked_close_timeout(close_timeout)
         self._open_lock = threading.Lock()
         self._core: Optional[_core.EventWriter] = None
         # Events whose values are still being computed on a GPU (docs/gpu.md).
@@ -122,8 +134,12 @@ class FileWriter:
                         self._max_queue,
                         self._flush_secs,
                         self._max_pending_bytes,
+                        list((self._storage_options or {}).items()),
+                        self._close_timeout,
                     )
                 except OSError as exc:  # same type and errno, with the argument's name
+                    if exc.errno is None:
+                        raise
                     raise type(exc)(
                         exc.errno, f"log_dir {self._log_dir!r}: {exc.strerror}", exc.filename
                     ) from None
@@ -162,8 +178,17 @@ class FileWriter:
 
     @property
     def event_file_path(self) -> Optional[str]:
-        """Path of the current event file (None while closed)."""
+        """Path of the current event file (None while closed); for a URL log dir, the
+        local staging segment being written."""
         return self._core.path if self._core is not None else None
+
+    @property
+    def storage_options(self) -> Optional[dict]:
+        return None if self._storage_options is None else dict(self._storage_options)
+
+    @property
+    def close_timeout(self) -> float:
+        return self._close_timeout
 
     @property
     def dropped_events(self) -> int:
@@ -208,7 +233,9 @@ class FileWriter:
         self._writer().add_graph_bytes(graph_def, None, optional_walltime(walltime))
 
     def flush(self) -> None:
-        """Returns once every event added so far is written and fsync'd."""
+        """Returns once every event added so far is written and fsync'd (for a URL log
+        dir: to the local staging segment, and a publish is requested; it does not wait
+        for the network)."""
         queue = self._pending
         if queue is not None:
             queue.drain()  # waits for GPU values (docs/gpu.md), then the usual barrier
@@ -222,6 +249,10 @@ class FileWriter:
         how many events were lost) and still closes: the thread and the file are released,
         and the next `add_*` starts a new file. This is how to carry on after, say, a full
         disk: until `close()`, every call raises the same error.
+
+        For a URL log dir, returns once the store holds every accepted event; after
+        `close_timeout` seconds raises `OSError` naming the URL, the staging directory
+        (kept) and the number of events not stored.
         """
         core = self._core
         if core is None:

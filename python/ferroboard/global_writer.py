@@ -16,6 +16,7 @@ from typing import Any, Optional
 
 from . import _lifecycle
 from .conversions import check_tag, describe, scalar_to_float, to_numpy
+from .remote import DEFAULT_CLOSE_TIMEOUT
 from .writer import SummaryWriter
 
 _writer: Optional[GlobalSummaryWriter] = None
@@ -44,6 +45,8 @@ class GlobalSummaryWriter:
         ranks: Any = "auto",
         rank: Optional[int] = None,
         per_rank_dir: bool = False,
+        storage_options: Optional[dict] = None,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         if kwargs:
@@ -60,6 +63,8 @@ class GlobalSummaryWriter:
             ranks=ranks,
             rank=rank,
             per_rank_dir=per_rank_dir,
+            storage_options=storage_options,
+            close_timeout=close_timeout,
         )
         self._owner = os.getpid()
         self._lock = threading.Lock()

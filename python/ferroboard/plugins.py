@@ -11,14 +11,13 @@ import array
 import contextlib
 import inspect
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any, Optional
 
 from . import _core
-from ._paths import check_relative, inside
+from ._paths import check_relative, inside, join
 from ._plugin_args import (
     as_num_thresholds,
     custom_scalars_layout,
@@ -208,11 +207,10 @@ class PluginsMixin(WriterBase):
         step = optional_step(global_step)
         exp, ssi, sei = _core.hparams_summaries(hparams, metrics)
 
-        from .file_writer import FileWriter
-
         base = self._get_file_writer().get_logdir()
         logdir = inside(base, run_name, arg, run_name) if run_name else None
-        writer = FileWriter(logdir or os.path.join(base, str(time.time())))
+        # torch's sub-run writer has default settings; a remote one needs the store's.
+        writer = self._plain_file_writer(logdir or join(base, str(time.time())))
         try:
             core = writer._writer()
             core.add_encoder(exp, step)
@@ -252,7 +250,9 @@ class PluginsMixin(WriterBase):
         """
         files: Optional[EmbeddingFiles] = self.__dict__.get("_embedding_files")
         if files is None:
-            files = self.__dict__.setdefault("_embedding_files", EmbeddingFiles())
+            files = self.__dict__.setdefault(
+                "_embedding_files", EmbeddingFiles(None, self.storage_options, self.close_timeout)
+            )
         files.add(
             self._get_file_writer().get_logdir(),
             mat,

@@ -33,10 +33,17 @@ from .conversions import (
     scalar_to_float,
     tensor_for_core,
 )
-from .file_writer import DEFAULT_MAX_PENDING_BYTES, FileWriter, PathLike, reject_remote
+from .file_writer import DEFAULT_MAX_PENDING_BYTES, FileWriter, PathLike
 from .histogram_bins import DEFAULT_BINS, default_bins, histogram_edges
 from .media import MediaMixin
 from .plugins import PluginsMixin
+from .remote import (
+    DEFAULT_CLOSE_TIMEOUT,
+    check_scheme,
+    checked_close_timeout,
+    checked_storage_options,
+    is_remote,
+)
 
 
 def default_logdir(comment: str = "") -> str:
@@ -80,6 +87,11 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         on_cuda_capture: what an ``add_*`` given a CUDA tensor does while a CUDA graph is
             being captured: "raise" (a RuntimeError saying why) or "skip" (the call is
             dropped, with one warning). See docs/gpu.md.
+        storage_options: for a URL log dir (``s3://bucket/run``, ``gs://``, ``az://``,
+            ``abfs(s)://``, ``memory://``): object_store configuration keys, on top of
+            the environment's credentials (docs/storage.md).
+        close_timeout: for a URL log dir, the longest ``close()`` waits for the store
+            before raising OSError (the staging files are kept).
     """
 
     def __init__(
@@ -98,13 +110,16 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         rank: Optional[int] = None,
         per_rank_dir: bool = False,
         on_cuda_capture: str = _capture.RAISE,
+        storage_options: Optional[dict] = None,
+        close_timeout: float = DEFAULT_CLOSE_TIMEOUT,
     ) -> None:
         self._on_cuda_capture = _capture.check_policy(on_cuda_capture)
         _dynamo.skip_files()
-        # A URL fails here, before any directory is made (it would become "s3:/...").
+        # An unsupported URL fails here, before any directory is made (it would become
+        # "hdfs:/...").
         for arg, value in (("log_dir", log_dir), ("logdir", logdir)):
             if value:
-                reject_remote(value, arg)
+                check_scheme(value, arg)
         if log_dir and logdir and os.fspath(log_dir) != os.fspath(logdir):
             raise ValueError(f"log_dir={log_dir!r} and logdir={logdir!r} disagree; pass one")
         log_dir = log_dir or logdir
@@ -114,6 +129,13 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         self.flush_secs = flush_secs
         self.filename_suffix = filename_suffix
         self.max_pending_bytes = max_pending_bytes
+        self.storage_options = checked_storage_options(storage_options)
+        if self.storage_options is not None and not is_remote(self.log_dir):
+            raise ValueError(
+                f"storage_options are for URL log dirs (s3://...); log_dir={self.log_dir!r} "
+                "is a local path"
+            )
+        self.close_timeout = checked_close_timeout(close_timeout)
         self._write_to_disk = bool(write_to_disk)
         self._lock = threading.Lock()
         self._dropped_by_closed = 0  # dropped events of the files close() has closed
@@ -153,6 +175,15 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
             self.flush_secs,
             self.filename_suffix,
             max_pending_bytes=self.max_pending_bytes,
+            storage_options=self.storage_options,
+            close_timeout=self.close_timeout,
+        )
+
+    def _plain_file_writer(self, log_dir: str) -> FileWriter:
+        if not is_remote(log_dir):
+            return FileWriter(log_dir)
+        return FileWriter(
+            log_dir, storage_options=self.storage_options, close_timeout=self.close_timeout
         )
 
     def _get_file_writer(self) -> FileWriter:

@@ -28,6 +28,7 @@ impl From<FerroError> for PyErr {
                 }
                 None => PyOSError::new_err(err.to_string()),
             },
+            FerroError::Upload { .. } => PyOSError::new_err(err.to_string()),
             FerroError::OutOfMemory { .. } => PyMemoryError::new_err(err.to_string()),
             FerroError::Closed(_) => PyRuntimeError::new_err(err.to_string()),
             FerroError::Forked { .. } => PyRuntimeError::new_err(err.to_string()),

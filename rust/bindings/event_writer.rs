@@ -14,6 +14,9 @@ use crate::runtime::writer::{EventWriter, WriterConfig, DEFAULT_MAX_PENDING_BYTE
 use crate::summary::graph::{graph_events, serialized_graph_events, AttrKind, AttrSpec, NodeSpec};
 use crate::summary::job::{checked_wall_time, Job, JobKind};
 
+/// Default bound of a remote writer's `close()`, in seconds.
+pub const DEFAULT_CLOSE_TIMEOUT_SECS: f64 = crate::store::DEFAULT_CLOSE_TIMEOUT.as_secs_f64();
+
 #[pyclass(name = "EventWriter", module = "ferroboard._core", frozen)]
 pub struct PyEventWriter {
     inner: EventWriter,
@@ -95,7 +98,10 @@ pub(super) fn checked_walltime(walltime: f64) -> PyResult<f64> {
 #[pymethods]
 impl PyEventWriter {
     #[new]
-    #[pyo3(signature = (logdir, filename_suffix="", max_queue=10, flush_secs=120.0, max_pending_bytes=DEFAULT_MAX_PENDING_BYTES))]
+    /// A `logdir` that is a URL (`s3://bucket/run`, ...) is written through the store
+    /// named by its scheme, configured by the environment and `storage_options`.
+    #[pyo3(signature = (logdir, filename_suffix="", max_queue=10, flush_secs=120.0, max_pending_bytes=DEFAULT_MAX_PENDING_BYTES, storage_options=None, close_timeout=DEFAULT_CLOSE_TIMEOUT_SECS))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         logdir: &Bound<'_, PyString>,
@@ -103,16 +109,24 @@ impl PyEventWriter {
         max_queue: usize,
         flush_secs: f64,
         max_pending_bytes: usize,
+        storage_options: Option<Vec<(String, String)>>,
+        close_timeout: f64,
     ) -> PyResult<Self> {
         // Checked here rather than extracted as PathBuf: a lone surrogate must become a
         // ValueError naming the argument, never a panic.
-        let logdir = std::path::PathBuf::from(text_arg(logdir, "log_dir")?.into_owned());
+        let logdir = text_arg(logdir, "log_dir")?.into_owned();
+        let remote = crate::store::RemoteConfig::for_log_dir(
+            &logdir,
+            storage_options.unwrap_or_default(),
+            close_timeout,
+        )?;
         let config = WriterConfig {
-            dir: logdir,
+            dir: std::path::PathBuf::from(logdir),
             filename_suffix: filename_suffix.to_owned(),
             max_queue,
             flush_secs,
             max_pending_bytes,
+            remote,
         };
         let inner = py.detach(|| EventWriter::open(config))?;
         Ok(PyEventWriter { inner })
@@ -472,11 +486,27 @@ impl PyEventWriter {
         self.warn_notices(py)
     }
 
-    /// Flushes and stops the worker. Idempotent.
-    fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let result = py.detach(|| self.inner.close());
+    /// Flushes and stops the worker. Idempotent. A remote writer then waits until the
+    /// store holds every event, at most `timeout` seconds (default: its close_timeout).
+    #[pyo3(signature = (timeout=None))]
+    fn close(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<()> {
+        let timeout = crate::store::timeout_arg(timeout)?;
+        let result = py.detach(|| self.inner.close_within(timeout));
         self.warn_notices(py)?;
         Ok(result?)
+    }
+
+    /// The URL of a remote log dir; None for a local one.
+    #[getter]
+    fn url(&self) -> Option<String> {
+        self.inner.url()
+    }
+
+    /// A remote writer's events staged locally and events in the store; None for a
+    /// local one.
+    #[getter]
+    fn upload_counts(&self) -> Option<(u64, u64)> {
+        self.inner.upload_counts()
     }
 
     /// Events accepted so far.

@@ -11,7 +11,8 @@
 //! - `event_writer`: the `EventWriter` class (every method in that one file);
 //! - `embedding`: the `EmbeddingWriter` class and the projector file formats;
 //! - `media`: PNG encoding, box drawing and PR-curve counts run now;
-//! - `reader`: reading event files back.
+//! - `reader`: reading event files back;
+//! - `store`: URL log dirs: `ferroboard.sync`, listing and reading objects, `RemoteFiles`.
 
 mod arrays;
 mod embedding;
@@ -20,6 +21,7 @@ mod event_writer;
 mod log_reader;
 mod media;
 mod reader;
+mod store;
 mod summaries;
 
 use pyo3::prelude::*;
@@ -49,6 +51,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     summaries::register(m)?;
     embedding::register(m)?;
     media::register(m)?;
+    store::register(m)?;
     // Whether this build honours FERROBOARD_FAULTS (test builds only; see rust/runtime/faults.rs).
     m.add("FAULT_INJECTION", crate::runtime::faults::ENABLED)?;
     m.add(

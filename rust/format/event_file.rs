@@ -54,7 +54,12 @@ pub fn purge_markers(step: i64) -> [Event; 2] {
     [version, start]
 }
 
-fn host_name() -> String {
+/// The next value of the writer counter in file names.
+pub fn next_file_number() -> u64 {
+    FILE_COUNTER.fetch_add(1, Ordering::Relaxed)
+}
+
+pub fn host_name() -> String {
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 
@@ -145,6 +150,39 @@ impl EventFile {
         let mut file = EventFile::create_after(dir, suffix, after_secs, faults)
             .map_err(|e| (e, dir.to_owned()))?;
         // Injected write faults count batches of events only, not headers.
+        if let Err(e) = file.write(&EventFile::header_record(now_secs()), &mut Faults::none()) {
+            let path = file.path.clone();
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err((e, path));
+        }
+        Ok(file)
+    }
+
+    /// Creates `dir/name` (never an existing file) and writes its header record: a
+    /// remote writer's staging segment, named by the writer. If the header cannot be
+    /// written the empty file is removed again.
+    pub fn create_named_with_header(
+        dir: &Path,
+        name: &str,
+        faults: &mut Faults,
+    ) -> Result<EventFile, (std::io::Error, PathBuf)> {
+        match faults.next(Op::Open) {
+            Some(Action::Fail(errno)) => return Err((injected(errno), dir.to_owned())),
+            Some(Action::Short(_)) => return Err((injected(libc::ENOSPC), dir.to_owned())),
+            Some(Action::Sleep(_) | Action::OutOfMemory) | None => {}
+        }
+        let path = dir.join(name);
+        let opened = OpenOptions::new().write(true).create_new(true).open(&path);
+        let file = opened.map_err(|e| (e, path.clone()))?;
+        let id = file_id(&file.metadata().map_err(|e| (e, path.clone()))?);
+        let mut file = EventFile {
+            path,
+            file,
+            secs: now_secs() as u64,
+            len: 0,
+            id,
+        };
         if let Err(e) = file.write(&EventFile::header_record(now_secs()), &mut Faults::none()) {
             let path = file.path.clone();
             drop(file);

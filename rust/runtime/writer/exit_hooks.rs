@@ -102,4 +102,17 @@ extern "C" fn close_all_at_exit() {
             }
         }
     }
+    // Remote writers: their last publishes were queued when their workers finished.
+    // What is not stored by the deadline stays in the staging directory.
+    for shared in writers.iter().filter(|s| s.generation == generation) {
+        if let Some(target) = &shared.remote {
+            if target.wait_idle(deadline).is_err() {
+                eprintln!(
+                    "ferroboard: {} not fully uploaded at exit; run `python -m ferroboard.sync {}`",
+                    target.dir.url,
+                    target.staging.display()
+                );
+            }
+        }
+    }
 }

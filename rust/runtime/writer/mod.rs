@@ -41,6 +41,9 @@ use crate::runtime::faults::{Faults, Op};
 use crate::runtime::fork;
 use crate::runtime::pools;
 use crate::runtime::snapshot_pool;
+use crate::store::segments::Segments;
+use crate::store::uploader::{wait_uploaded, Target};
+use crate::store::RemoteConfig;
 use crate::summary::job::{Job, Tag};
 use crate::summary::limits::MAX_EVENT_BYTES;
 
@@ -69,6 +72,9 @@ pub struct WriterConfig {
     pub flush_secs: f64,
     /// Bytes of accepted but unwritten work above which callers block.
     pub max_pending_bytes: usize,
+    /// Where the records go when the log dir is a URL: `dir` is then unused, records
+    /// are staged locally and uploaded (`crate::store`).
+    pub remote: Option<RemoteConfig>,
 }
 
 /// What went wrong, kept so every later call can report it.
@@ -152,6 +158,8 @@ struct Shared {
     max_event_bytes: usize,
     /// The fork generation the worker runs in.
     generation: u64,
+    /// A remote writer's uploads (None for a local log dir).
+    remote: Option<Arc<Target>>,
 }
 
 impl Shared {
@@ -194,13 +202,32 @@ impl EventWriter {
         if let Ok(dir) = std::path::absolute(&config.dir) {
             config.dir = dir;
         }
-        let file =
-            EventFile::create_with_header(&config.dir, &config.filename_suffix, None, &mut faults)
+        let (file, segments) = match &config.remote {
+            None => {
+                let file = EventFile::create_with_header(
+                    &config.dir,
+                    &config.filename_suffix,
+                    None,
+                    &mut faults,
+                )
                 .map_err(|(e, path)| FerroError::Io {
                     path,
                     lost: 0,
                     source: e,
                 })?;
+                (file, None)
+            }
+            Some(remote) => {
+                let (file, segments) = Segments::open(
+                    remote,
+                    &config.filename_suffix,
+                    config.flush_secs,
+                    &mut faults,
+                )?;
+                (file, Some(segments))
+            }
+        };
+        let remote = segments.as_ref().map(|s| Arc::clone(s.target()));
         let path = file.path().to_owned();
         let max_event_bytes = faults.max_event_bytes().unwrap_or(MAX_EVENT_BYTES);
         let shared = Arc::new(Shared {
@@ -214,13 +241,14 @@ impl EventWriter {
             config,
             max_event_bytes,
             generation: fork::generation(),
+            remote,
         });
         let worker_shared = Arc::clone(&shared);
         let handle = std::thread::Builder::new()
             .name("ferroboard-writer".into())
             .spawn(move || {
                 crate::runtime::signals::block_async_signals();
-                Worker::new(&worker_shared, file, faults).run()
+                Worker::new(&worker_shared, file, faults, segments).run()
             })
             .map_err(|e| FerroError::Worker {
                 path: path.clone(),
@@ -422,6 +450,12 @@ impl EventWriter {
     /// Flushes, stops the worker and closes the file. Idempotent; after a failure it
     /// raises the error (again) and still releases the thread and the file.
     pub fn close(&self) -> Result<(), FerroError> {
+        self.close_within(None)
+    }
+
+    /// [`close`](Self::close); a remote writer waits for its uploads at most `timeout`
+    /// (default: its `close_timeout`).
+    pub fn close_within(&self, timeout: Option<Duration>) -> Result<(), FerroError> {
         self.check_process()?;
         {
             let mut st = self.shared.state.lock();
@@ -446,11 +480,27 @@ impl EventWriter {
                 }
             }
         }
-        let st = self.shared.state.lock();
-        match &st.error {
-            Some(err) => Err(sticky(err)),
-            None => Ok(()),
+        if let Some(err) = &self.shared.state.lock().error {
+            return Err(sticky(err));
         }
+        match (&self.shared.remote, &self.shared.config.remote) {
+            (Some(target), Some(remote)) => {
+                let deadline = Instant::now() + timeout.unwrap_or(remote.close_timeout);
+                // The worker has already asked for the last publish.
+                wait_uploaded(target, deadline, "event")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The URL of a remote writer's log dir (None for a local one).
+    pub fn url(&self) -> Option<String> {
+        self.shared.remote.as_ref().map(|t| t.dir.url.clone())
+    }
+
+    /// A remote writer: (events staged locally, events in the store).
+    pub fn upload_counts(&self) -> Option<(u64, u64)> {
+        self.shared.remote.as_ref().map(|t| t.counts())
     }
 
     /// Jobs accepted so far (for tests and diagnostics).

@@ -23,6 +23,7 @@ fn config(dir: &Path) -> WriterConfig {
         max_queue: 10,
         flush_secs: 120.0,
         max_pending_bytes: 1 << 30,
+        remote: None,
     }
 }
 

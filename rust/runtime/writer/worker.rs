@@ -41,20 +41,29 @@ pub(super) struct Failure {
 
 pub(super) struct Worker<'a> {
     shared: &'a Shared,
+    /// The event file, or a remote writer's current staging segment.
     file: EventFile,
     faults: Faults,
     flush_every: Duration,
     last_sync: Instant,
+    /// A remote writer's segments and publishes (None for a local log dir).
+    remote: Option<Segments>,
 }
 
 impl<'a> Worker<'a> {
-    pub(super) fn new(shared: &'a Shared, file: EventFile, faults: Faults) -> Worker<'a> {
+    pub(super) fn new(
+        shared: &'a Shared,
+        file: EventFile,
+        faults: Faults,
+        remote: Option<Segments>,
+    ) -> Worker<'a> {
         Worker {
             shared,
             file,
             faults,
             flush_every: Duration::from_secs_f64(shared.config.flush_secs.clamp(0.001, 1e6)),
             last_sync: Instant::now(),
+            remote,
         }
     }
 
@@ -107,6 +116,9 @@ impl<'a> Worker<'a> {
                 result = self.sync();
                 synced_now = result.is_ok();
             }
+            if result.is_ok() {
+                result = self.publish(flush_target > 0, closing);
+            }
 
             let mut st = shared.state.lock();
             st.pending_bytes = st.pending_bytes.saturating_sub(cost);
@@ -119,6 +131,9 @@ impl<'a> Worker<'a> {
                     st.written += count;
                     if synced_now {
                         st.synced = st.written;
+                    }
+                    if self.remote.is_some() && st.path != self.file.path() {
+                        st.path = self.file.path().to_owned(); // a new segment
                     }
                 }
                 Err(failure) => {
@@ -142,6 +157,21 @@ impl<'a> Worker<'a> {
                 }
             }
             let done = st.closing && st.queue.is_empty() && st.synced == st.accepted;
+            if done && !closing && self.remote.is_some() {
+                // close() came while this iteration ran: the last publish is still due.
+                drop(st);
+                let result = self.publish(false, true);
+                st = shared.state.lock();
+                if let Err(failure) = result {
+                    st.error = Some(StickyError {
+                        path: failure.path,
+                        kind: failure.error.kind(),
+                        os_code: failure.error.raw_os_error(),
+                        message: failure.error.to_string(),
+                        lost: 0,
+                    });
+                }
+            }
             shared.progress.notify_all();
             if done {
                 return;
@@ -168,6 +198,11 @@ impl<'a> Worker<'a> {
             if until_sync == Some(Duration::ZERO) {
                 break; // periodic fsync (flush_secs)
             }
+            let until_publish = self.remote.as_ref().and_then(Segments::until_due);
+            if until_publish == Some(Duration::ZERO) {
+                break; // a remote writer's publish
+            }
+            let until_sync = until_sync.into_iter().chain(until_publish).min();
             if !polled {
                 // Callers may still be adding: look again after one window instead of
                 // making each of them wake us.
@@ -229,8 +264,39 @@ impl<'a> Worker<'a> {
         (st.closing, flush_target)
     }
 
+    /// A remote writer: asks for the publishes that are due (all of them at close).
+    fn publish(&mut self, flushed: bool, closing: bool) -> Result<(), Failure> {
+        let Some(remote) = self.remote.as_mut() else {
+            return Ok(());
+        };
+        if flushed {
+            remote.request();
+        }
+        let result = if closing {
+            remote.finish(&self.file)
+        } else {
+            remote.publish_if_due(&self.file)
+        };
+        result.map_err(|error| Failure {
+            error,
+            path: self.file.path().to_owned(),
+            unsynced_lost: false,
+        })
+    }
+
     /// Writes whole records; afterwards makes sure they are in the file at its path.
     fn write_batch(&mut self, records: &[u8]) -> Result<(), Failure> {
+        if let Some(remote) = self.remote.as_mut() {
+            // Staging segments are the writer's own files, read through open handles:
+            // no deleted-or-moved check, segments change only by sealing.
+            return remote
+                .write(&mut self.file, records, &mut self.faults)
+                .map_err(|(error, path)| Failure {
+                    error,
+                    path,
+                    unsynced_lost: false,
+                });
+        }
         self.file
             .write(records, &mut self.faults)
             .map_err(|error| Failure {
