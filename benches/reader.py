@@ -20,8 +20,9 @@ cache is warm). Methods:
 * ``EventAccumulator``: one per directory holding event files, ``Reload()``, then
   ``Scalars(tag)`` / ``Histograms(tag)`` for every tag.
 
-Prints a Markdown table: median (min-max) seconds over the repetitions, and tbparse's
-median divided by each median.
+Prints a Markdown table: median (min-max) seconds over the repetitions, the peak resident
+memory of the process (interpreter and imports included), and tbparse's median divided by
+each median.
 """
 
 from __future__ import annotations
@@ -112,7 +113,9 @@ elif method == "EventAccumulator":
         get = acc.Scalars if kind == "scalars" else acc.Histograms
         for tag in acc.Tags()[kind]:
             n += len(get(tag))
-print(json.dumps({"seconds": time.perf_counter() - start, "rows": n}))
+import resource
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": time.perf_counter() - start, "rows": n, "rss_mb": rss}))
 """
 
 
@@ -151,6 +154,7 @@ def main() -> None:
             methods += ["tbparse", "EventAccumulator"]
         times: dict[str, list[float]] = {m: [] for m in methods}
         counts: dict[str, int] = {}
+        rss: dict[str, float] = {}
         for m in methods:  # warm the page cache and the imports
             measure(m, path, kind) if m.startswith("ferroboard") else None
         for rep in range(args.reps):
@@ -158,6 +162,7 @@ def main() -> None:
                 result = measure(m, path, kind)
                 times[m].append(result["seconds"])
                 counts[m] = result["rows"]
+                rss[m] = max(rss.get(m, 0.0), result["rss_mb"])
                 print(
                     f"  {name} rep {rep} {m}: {result['seconds']:.3f} s",
                     file=sys.stderr,
@@ -181,10 +186,10 @@ def main() -> None:
         f"\n{args.reps} repetitions each, fresh process per measurement; "
         f"seconds: median (min-max)\n"
     )
-    print("| dataset | reader | seconds | rows | vs tbparse |")
-    print("|---|---|---|---|---|")
-    for ds, m, med, lo, hi, n, ratio in rows:
-        print(f"| {ds} | {m} | {med:.3f} ({lo:.3f}-{hi:.3f}) | {n:,} | {ratio} |")
+    print("| dataset | reader | seconds | rows | peak RSS | vs tbparse |")
+    print("|---|---|---|---|---|---|")
+    for ds, m, med, lo, hi, n, mb, ratio in rows:
+        print(f"| {ds} | {m} | {med:.3f} ({lo:.3f}-{hi:.3f}) | {n:,} | {mb:,.0f} MB | {ratio} |")
 
 
 if __name__ == "__main__":
