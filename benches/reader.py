@@ -179,6 +179,7 @@ def main() -> None:
                     min(times[m]),
                     max(times[m]),
                     counts[m],
+                    rss[m],
                     f"{base / med:.0f}x" if base else "-",
                 )
             )

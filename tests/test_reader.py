@@ -57,7 +57,9 @@ def test_other_kinds_equal_tbparse(logdir: Path, kind: str, extra: set) -> None:
 
 
 @pytest.mark.parametrize(
-    "extra", [None, {"min", "max", "num", "sum", "sum_squares", "wall_time", "dir_name"}], ids=str
+    "extra",
+    [None, {"min", "max", "num", "sum", "sum_squares", "wall_time", "dir_name", "file_name"}],
+    ids=str,
 )
 @pytest.mark.parametrize("pivot", [False, True])
 def test_histograms_equal_tbparse(logdir: Path, extra: set, pivot: bool) -> None:

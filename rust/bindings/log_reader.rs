@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use prost::Message;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyTuple};
 
 use crate::error::FerroError;
 use crate::format::proto::{summary_value::Value, DataType, Event, EventWhat, TensorProto};
@@ -27,6 +27,16 @@ fn le_bytes<'py, T: Copy, const N: usize>(
     PyBytes::new_with(py, v.len() * N, |buf| {
         for (chunk, &x) in buf.chunks_exact_mut(N).zip(v) {
             chunk.copy_from_slice(&to(x));
+        }
+        Ok(())
+    })
+}
+
+/// Like `f64s`, as a `bytearray`: numpy wraps it as a writable array without a copy.
+fn f64s_writable<'py>(py: Python<'py>, v: &[f64]) -> PyResult<Bound<'py, PyByteArray>> {
+    PyByteArray::new_with(py, v.len() * 8, |buf| {
+        for (chunk, &x) in buf.chunks_exact_mut(8).zip(v) {
+            chunk.copy_from_slice(&x.to_le_bytes());
         }
         Ok(())
     })
@@ -252,8 +262,8 @@ impl PyLogData {
     }
 
     /// Histograms of file `i`: a dict of bytes columns `step, wall, tag, min, max, num,
-    /// sum, sum_squares, offsets` (uint64, one more than rows), `limits`, `counts` and the
-    /// list `order`.
+    /// sum, sum_squares, offsets` (uint64, one more than rows), `limits`, `counts` (as
+    /// bytearrays: writable) and the list `order`.
     fn histograms<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyDict>> {
         let r = &self.get(i)?.histograms;
         let d = PyDict::new(py);
@@ -280,8 +290,8 @@ impl PyLogData {
         d.set_item("sum", f64s(py, &col(|h| h.sum))?)?;
         d.set_item("sum_squares", f64s(py, &col(|h| h.sum_squares))?)?;
         d.set_item("offsets", le_bytes(py, &offsets, u64::to_le_bytes)?)?;
-        d.set_item("limits", f64s(py, &limits)?)?;
-        d.set_item("counts", f64s(py, &counts)?)?;
+        d.set_item("limits", f64s_writable(py, &limits)?)?;
+        d.set_item("counts", f64s_writable(py, &counts)?)?;
         d.set_item("order", r.order.clone())?;
         Ok(d)
     }

@@ -308,3 +308,82 @@ class Tree:
                 df = finish([make_leaf(entry)], extra, pivot)
             frames.append(df)
         return finish(frames, extra, pivot)
+
+
+def histogram_frame(data: Any, files: list[tuple[int, str, str]], extra: set[str]) -> Any:
+    """The long-format histograms of ``files`` (``(index, dir_name, file_name)``, in visiting
+    order) as tbparse's frame, built from whole columns: one stable sort over the stacked
+    files gives the row order that sorting directory by directory gives."""
+    pd = pandas()
+    parts: dict[str, list[np.ndarray]] = defaultdict(list)
+    tag_names: list[str] = []
+    tag_code: dict[str, int] = {}
+    dirs: list[str] = []
+    names: list[str] = []
+    base = 0
+    for i, dir_name, file_name in files:
+        h = data.histograms(i)
+        steps = np.frombuffer(h["step"], np.int64)
+        if len(steps) == 0:
+            continue
+        tags = data.tags(i)
+        local = np.array([tag_code.setdefault(t, len(tag_code)) for t in tags], np.int64)
+        tag_names[len(tag_names) :] = list(tag_code)[len(tag_names) :]
+        parts["step"].append(steps)
+        parts["tag"].append(local[np.frombuffer(h["tag"], np.uint32)])
+        for c in ("wall", "min", "max", "num", "sum", "sum_squares"):
+            parts[c].append(np.frombuffer(h[c], np.float64))
+        offsets = np.frombuffer(h["offsets"], np.uint64).astype(np.int64)
+        parts["offsets"].append(offsets[1:] + base)
+        base += int(offsets[-1])
+        parts["limits"].append(np.frombuffer(h["limits"], np.float64))
+        parts["counts"].append(np.frombuffer(h["counts"], np.float64))
+        parts["dir"].append(np.full(len(steps), len(dirs), np.int64))
+        parts["file"].append(np.full(len(steps), len(names), np.int64))
+        dirs.append(dir_name)
+        names.append(file_name)
+    if not parts:
+        return pd.DataFrame()
+    # One file's columns are used as they come (limits and counts are writable views of
+    # the core's buffers); several files' are stacked.
+    col = {c: v[0] if len(v) == 1 else np.concatenate(v) for c, v in parts.items()}
+
+    # Ranks of the names in sorted order, so that integer keys sort like the strings.
+    def ranks(values: list[str]) -> np.ndarray:
+        order = sorted(range(len(values)), key=values.__getitem__)
+        r = np.empty(len(values), np.int64)
+        for pos, idx in enumerate(order):
+            r[idx] = pos if pos == 0 or values[order[pos - 1]] != values[idx] else r[order[pos - 1]]
+        return r
+
+    keys = [col["step"], ranks(tag_names)[col["tag"]]]
+    if "file_name" in extra:
+        keys.append(ranks(names)[col["file"]])
+    if "dir_name" in extra:
+        keys.append(ranks(dirs)[col["dir"]])
+    order = np.lexsort(keys)
+    ends = col["offsets"]
+    starts = np.concatenate([[0], ends[:-1]])
+    limits, counts = col["limits"], col["counts"]
+    out: dict[str, Any] = {
+        "step": col["step"][order],
+        "tag": string_column(pd, col["tag"][order].astype(np.uint32), tag_names),
+    }
+    rows = order.tolist()
+    for name, flat in (("counts", counts), ("limits", limits)):
+        # One array per row (views into one writable copy); filled one by one, since numpy
+        # would turn a list of equal-length arrays into a 2-d array.
+        cells = np.empty(len(rows), dtype=object)
+        for j, r in enumerate(rows):
+            cells[j] = flat[starts[r] : ends[r]]
+        out[name] = cells
+    for c in ("max", "min", "num", "sum", "sum_squares"):
+        if c in extra:
+            out[c] = col[c][order]
+    if "wall_time" in extra:
+        out["wall_time"] = col["wall"][order]
+    if "dir_name" in extra:
+        out["dir_name"] = string_column(pd, col["dir"][order].astype(np.uint32), dirs)
+    if "file_name" in extra:
+        out["file_name"] = string_column(pd, col["file"][order].astype(np.uint32), names)
+    return pd.DataFrame(out)

@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ._frames import FileRows, Tree, leaf_frame, pandas, string_column
+from ._frames import FileRows, Tree, histogram_frame, leaf_frame, pandas, string_column
 from ._load import CORE_KINDS, FileReport, load
 
 ALL_EVENT_TYPES = frozenset(
@@ -160,6 +160,9 @@ class SummaryReader:
         self._check_type(event_type)
         if event_type == "scalars" and not self._pivot:
             return self._scalars_frame()
+        if event_type == "histograms" and not self._pivot:
+            files = [(i, r.dir_name, r.file_name) for i, r in enumerate(self._reports)]
+            return histogram_frame(self._data, files, self._extra)
         return self._tree.frame(
             lambda i: leaf_frame(self._file_rows(i), event_type, self._extra, self._pivot),
             self._extra,
