@@ -93,16 +93,13 @@ def _close_figures(figures: list) -> None:
 
 
 def _fps(fps: Any) -> float:
-    """`fps` as a positive, finite float, with an error naming it."""
+    """`fps` as a float (whether it is positive and finite is the core's check)."""
     if isinstance(fps, bool) or not isinstance(fps, (int, float, np.integer, np.floating)):
         raise TypeError(f"fps must be a number, got {describe(fps)}")
     try:
-        value = float(fps)
+        return float(fps)
     except OverflowError as exc:
         raise ValueError(f"fps must be a positive, finite number, got {fps!r}") from exc
-    if not (value > 0 and value < float("inf")):
-        raise ValueError(f"fps must be a positive, finite number, got {fps!r}")
-    return value
 
 
 def number_arg(value: Any, name: str) -> float:
