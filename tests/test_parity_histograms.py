@@ -445,6 +445,55 @@ def test_bfloat16_histogram_is_exact(parity, make, bins):
     )
 
 
+# -- the distributions training logs, large enough for the parallel table path ------------
+
+
+def _heavy_tailed(n: int, seed: int = 12) -> np.ndarray:
+    """Mostly small gradients, some exact zeros, a few large values (normal / uniform)."""
+    rng = _rng(seed)
+    kind = rng.random(n)
+    small = rng.normal(size=n) * 1e-3
+    large = rng.normal(size=n) / (rng.random(n) + 1e-6)
+    return np.where(kind < 0.8, small, np.where(kind < 0.95, 0.0, large))
+
+
+N_LARGE = 300_000  # several parallel ranges, and above the size that builds explicit tables
+
+DISTRIBUTIONS = {
+    "weights-N(0,0.02)": lambda: _rng(13).normal(size=N_LARGE) * 0.02,
+    "gradients-N(0,1e-4)": lambda: _rng(14).normal(size=N_LARGE) * 1e-4,
+    "uniform": lambda: _rng(15).uniform(-1, 1, N_LARGE),
+    "heavy-tailed": lambda: _heavy_tailed(N_LARGE),
+}
+
+DISTRIBUTION_BINS = {
+    "tensorflow": "tensorflow",
+    "64-edges": list(np.linspace(-1, 1, 65)),
+    "int-30": 30,
+}
+
+
+@pytest.mark.parametrize("bins", DISTRIBUTION_BINS.values(), ids=DISTRIBUTION_BINS.keys())
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64])
+@pytest.mark.parametrize("make", DISTRIBUTIONS.values(), ids=DISTRIBUTIONS.keys())
+def test_training_distributions(parity, make, dtype, bins):
+    values = make().astype(dtype)
+    ferro, _ = parity.check(*_hist_calls(lambda: values, bins=bins))
+    (h,) = _histos(ferro)
+    assert h.num == N_LARGE
+
+
+@pytest.mark.parametrize("bins", DISTRIBUTION_BINS.values(), ids=DISTRIBUTION_BINS.keys())
+@pytest.mark.parametrize("make", DISTRIBUTIONS.values(), ids=DISTRIBUTIONS.keys())
+def test_training_distributions_bfloat16(parity, make, bins):
+    """bfloat16 is binned exactly: as torch bins the same tensor converted to float32."""
+    t = torch.from_numpy(make().astype(np.float32)).to(torch.bfloat16)
+    parity.check(
+        lambda w: w.add_histogram("h", t, 1, bins=bins),
+        lambda w: w.add_histogram("h", t.float(), 1, bins=bins),
+    )
+
+
 # -- add_histogram_raw ----------------------------------------------------------------------
 
 RAW = {

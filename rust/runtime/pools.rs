@@ -1,8 +1,11 @@
 //! The thread pools that bin histograms (and help copy large snapshots).
 //!
 //! While the training loop runs, binning uses one thread fewer than the machine has, so
-//! the loop's own thread keeps a core. While a caller is blocked in `flush()` or
-//! `close()`, its core is idle, so the writer bins that batch on every core.
+//! the loop's own thread keeps a core, and its threads run at a lower scheduling
+//! priority (see [`BackgroundPriority`]), so that they take the cores the training
+//! threads leave idle rather than the ones they use. While a caller is blocked in
+//! `flush()` or `close()`, its core is idle, so the writer bins that batch on every core,
+//! at normal priority: the caller waits for it.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -50,25 +53,105 @@ pub fn in_binning_pool<R: Send>(op: impl FnOnce() -> R + Send) -> R {
 /// training loop's own thread keeps a core while its histograms are binned.
 pub fn binning_pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
-    POOL.get_or_init(|| pool_of(cores().saturating_sub(1).max(1), "bin"))
-        .as_ref()
+    POOL.get_or_init(|| {
+        let priority = BackgroundPriority::from_env();
+        pool_of(cores().saturating_sub(1).max(1), "bin", priority)
+    })
+    .as_ref()
 }
 
 /// One thread per core, for batches a blocked caller waits for. Sleeping otherwise.
 fn every_core_pool() -> Option<&'static rayon::ThreadPool> {
     static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
-    POOL.get_or_init(|| pool_of(cores(), "flush")).as_ref()
+    POOL.get_or_init(|| pool_of(cores(), "flush", BackgroundPriority::Normal))
+        .as_ref()
+}
+
+/// Starts both pools and their threads now (a writer does so when it opens), so that
+/// the first histograms of a run do not wait for threads to start.
+pub fn warm_up() {
+    let _ = binning_pool();
+    let _ = every_core_pool();
+}
+
+/// How the binning threads are scheduled while training runs, per thread (Linux; other
+/// systems run them at normal priority). `FERROBOARD_BINNING_PRIORITY` chooses, for
+/// measurements (docs/performance.md); the default is what won there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackgroundPriority {
+    /// Like every other thread.
+    Normal,
+    /// `nice` 10: a tenth of a normal thread's share of a contended core.
+    Nice,
+    /// `SCHED_BATCH`: normal share, but never preempts a running thread on wakeup.
+    Batch,
+    /// `SCHED_IDLE`: runs when a core has nothing else to run (plus a trickle, so it
+    /// never starves outright).
+    Idle,
+}
+
+impl BackgroundPriority {
+    pub const DEFAULT: BackgroundPriority = BackgroundPriority::Idle;
+
+    /// From `FERROBOARD_BINNING_PRIORITY` (normal, nice, batch or idle), else the default.
+    pub fn from_env() -> BackgroundPriority {
+        match std::env::var("FERROBOARD_BINNING_PRIORITY").as_deref() {
+            Ok("normal") => BackgroundPriority::Normal,
+            Ok("nice") => BackgroundPriority::Nice,
+            Ok("batch") => BackgroundPriority::Batch,
+            Ok("idle") => BackgroundPriority::Idle,
+            _ => BackgroundPriority::DEFAULT,
+        }
+    }
+
+    /// Applies to the calling thread only. Best effort: a refusal leaves it as it was.
+    pub fn apply_to_current_thread(self) {
+        #[cfg(target_os = "linux")]
+        {
+            let param = libc::sched_param { sched_priority: 0 };
+            // SAFETY: plain system calls on the calling thread (pid 0 / its own tid)
+            // with a valid sched_param.
+            unsafe {
+                match self {
+                    BackgroundPriority::Normal => {}
+                    BackgroundPriority::Nice => {
+                        // Linux applies a nice value per thread, by thread id.
+                        let tid = libc::gettid() as libc::id_t;
+                        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+                    }
+                    BackgroundPriority::Batch => {
+                        libc::sched_setscheduler(0, libc::SCHED_BATCH, &param);
+                    }
+                    BackgroundPriority::Idle => {
+                        libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Threads that bin for this (writer) thread now: the pool `in_binning_pool` would use.
+pub fn binning_threads() -> usize {
+    in_binning_pool(rayon::current_num_threads)
 }
 
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-fn pool_of(threads: usize, name: &'static str) -> Option<rayon::ThreadPool> {
+fn pool_of(
+    threads: usize,
+    name: &'static str,
+    priority: BackgroundPriority,
+) -> Option<rayon::ThreadPool> {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .thread_name(move |i| format!("ferroboard-{name}-{i}"))
-        .start_handler(|_| crate::runtime::signals::block_async_signals())
+        .start_handler(move |_| {
+            crate::runtime::signals::block_async_signals();
+            priority.apply_to_current_thread();
+        })
         .build()
         .ok()
 }
@@ -96,5 +179,30 @@ mod tests {
             cores().saturating_sub(1).max(1),
             "the flag is restored"
         );
+    }
+
+    /// The scheduling policy of the calling thread.
+    #[cfg(target_os = "linux")]
+    fn policy() -> i32 {
+        // SAFETY: a plain query of the calling thread.
+        unsafe { libc::sched_getscheduler(0) }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn binning_threads_yield_and_flush_threads_do_not() {
+        let binning = in_binning_pool(policy);
+        let expected = match BackgroundPriority::from_env() {
+            BackgroundPriority::Idle => libc::SCHED_IDLE,
+            BackgroundPriority::Batch => libc::SCHED_BATCH,
+            _ => libc::SCHED_OTHER,
+        };
+        assert_eq!(binning, expected);
+        assert_eq!(
+            with_caller_waiting(true, || in_binning_pool(policy)),
+            libc::SCHED_OTHER
+        );
+        // A thread started by the test harness itself is untouched.
+        assert_eq!(policy(), libc::SCHED_OTHER);
     }
 }

@@ -1,18 +1,24 @@
-//! The float32 fast path of histogram binning (most parameters and gradients).
+//! The table path of histogram binning, for float inputs (most parameters and gradients).
 //!
 //! numpy compares `float64(x)` with float64 edges. For a float32 `x`, `x >= e` holds
 //! exactly when `x >= c`, where `c` is the smallest float32 not below `e`, so every edge
 //! can be replaced by such a float32 and the search done on 32-bit order keys, without
 //! converting values to float64. A 65,536-slot table indexed by the top 16 bits of the
 //! key (sign, exponent and 7 mantissa bits: slots 0.8% wide) then holds at most one edge
-//! per slot for torch's default edges (10% apart), so a value's bucket is one table
-//! load and one comparison: `base[slot] + (key >= step[slot])`. Edges that crowd two
-//! into one slot fall back to the general float64 path.
+//! per slot for torch's default edges (10% apart), so a value's bucket is one table load,
+//! one add and one shift (see [`F32Table::count_le`]). Edges that crowd two into one slot
+//! fall back to the general float64 path.
+//!
+//! float16 and bfloat16 values are float32 values exactly, so they take the same path
+//! after a widening. A float64 value is rounded to the nearest float32 and looked up;
+//! the rounding moves it by less than one slot, so across at most one edge, and two exact
+//! float64 comparisons with the neighbouring edges put it in its exact bucket.
+
+use crate::summary::histogram::Partial;
+use crate::summary::raw_array::{bf16_to_f32, f16_to_f32, Plain};
 
 /// Slots of the table: one per value of a key's top 16 bits.
 const SLOTS: usize = 1 << 16;
-
-use crate::summary::histogram::Partial;
 
 /// Order keys of float32 values: increasing with the value, -0.0 folded into +0.0 (numpy
 /// treats them as equal). A NaN gets some key; callers keep NaN out of the counts.
@@ -38,54 +44,70 @@ fn ceil_f32(e: f64) -> f32 {
     }
 }
 
-/// Edges as float32 order keys, with the one-comparison lookup table.
+/// Edges as float32 order keys, with the one-load lookup table.
 pub struct F32Table {
-    /// Per slot: the number of edges below the slot's first key, and the key from which
-    /// one more edge is `<=` the value (`u32::MAX`: none in this slot; only a NaN has
-    /// that key). A fixed-size array, so indexing by 16 bits needs no bounds check.
-    slots: Box<[(u32, u32); SLOTS]>,
+    /// Per slot, packed: `(edges below the slot's first key) << 16`, plus, when an edge
+    /// `c` lies inside the slot, `0x10000 - (key(c) & 0xFFFF)`, so that adding a key's
+    /// low 16 bits carries into the upper half exactly when the key is `>= key(c)`. A
+    /// fixed-size array, so indexing by 16 bits needs no bounds check.
+    slots: Box<[u32; SLOTS]>,
+    /// NaN, the edges, NaN: the neighbours a rounded float64 is checked against (every
+    /// comparison with the NaNs is false: nothing is below "before the first edge" or
+    /// at or above "after the last", infinities included).
+    bounds: Box<[f64; COUNTERS]>,
     /// The key of the last edge when a float32 equals it: numpy closes the last bin on
     /// the right, so such a value is in the last bin, not above it.
     last_key: Option<u32>,
+    last_edge: f64,
     edge_count: usize,
 }
 
 impl F32Table {
     /// The table for `edges` (non-decreasing, no NaN), or `None` when two edges share
-    /// a slot.
+    /// a slot or there are more edges than the counters hold.
     pub fn build(edges: &[f64]) -> Option<F32Table> {
+        if edges.is_empty() || edges.len() + 2 > COUNTERS {
+            return None;
+        }
         let keys: Vec<u32> = edges.iter().map(|&e| key32(ceil_f32(e))).collect();
         if keys.windows(2).any(|w| w[0] >> 16 >= w[1] >> 16) {
             return None;
         }
-        let mut slots: Box<[(u32, u32); SLOTS]> = vec![(0, u32::MAX); SLOTS]
-            .into_boxed_slice()
-            .try_into()
-            .ok()?;
+        let mut slots: Box<[u32; SLOTS]> = vec![0u32; SLOTS].into_boxed_slice().try_into().ok()?;
         let mut below = 0usize;
         for (slot, entry) in slots.iter_mut().enumerate() {
             while below < keys.len() && ((keys[below] >> 16) as usize) < slot {
                 below += 1;
             }
-            entry.0 = u32::try_from(below).ok()?;
+            let base = u32::try_from(below).ok()?;
+            *entry = base << 16;
             if below < keys.len() && (keys[below] >> 16) as usize == slot {
-                entry.1 = keys[below];
+                *entry = match keys[below] & 0xFFFF {
+                    0 => (base + 1) << 16, // the whole slot is at or above the edge
+                    low => (base << 16) + (0x1_0000 - low),
+                };
             }
         }
+        let mut bounds: Box<[f64; COUNTERS]> = vec![f64::NAN; COUNTERS]
+            .into_boxed_slice()
+            .try_into()
+            .ok()?;
+        bounds[1..=edges.len()].copy_from_slice(edges);
         let last = *edges.last()?;
         let last_f32 = last as f32;
         Some(F32Table {
             slots,
+            bounds,
             last_key: (f64::from(last_f32) == last).then(|| key32(last_f32)),
+            last_edge: last,
             edge_count: edges.len(),
         })
     }
 
-    /// The number of edges `<=` the value of `key`.
+    /// The number of edges `<=` the float32 value of `key`.
     #[inline(always)]
     fn count_le(&self, key: u32) -> usize {
-        let (base, step) = self.slots[(key >> 16) as usize];
-        base as usize + usize::from(key >= step)
+        ((self.slots[(key >> 16) as usize] + (key & 0xFFFF)) >> 16) as usize
     }
 
     /// The slot of a non-NaN value's key: 0 below the first edge, `j` in bin `j - 1`,
@@ -94,6 +116,76 @@ impl F32Table {
     fn slot_of(&self, key: u32) -> usize {
         let count = self.count_le(key);
         count - usize::from(count == self.edge_count && Some(key) == self.last_key)
+    }
+}
+
+/// An element type the table path reads.
+pub(crate) trait Element: Copy {
+    /// Every value is a float32 exactly (no float64 correction needed).
+    const EXACT: bool;
+    fn to_f32(self) -> f32;
+    fn to_f64(self) -> f64;
+}
+
+impl Element for f32 {
+    const EXACT: bool = true;
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        f64::from(self)
+    }
+}
+
+/// float16 bits.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub(crate) struct F16(pub u16);
+
+impl Element for F16 {
+    const EXACT: bool = true;
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        f16_to_f32(self.0)
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        f64::from(f16_to_f32(self.0))
+    }
+}
+
+// SAFETY: both are `repr(transparent)` over u16: alignment 2, any bit pattern valid.
+unsafe impl Plain for F16 {}
+unsafe impl Plain for BF16 {}
+
+/// bfloat16 bits: the upper half of a float32.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub(crate) struct BF16(pub u16);
+
+impl Element for BF16 {
+    const EXACT: bool = true;
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        bf16_to_f32(self.0)
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        f64::from(self.to_f32())
+    }
+}
+
+impl Element for f64 {
+    const EXACT: bool = false;
+    #[inline(always)]
+    fn to_f32(self) -> f32 {
+        self as f32
+    }
+    #[inline(always)]
+    fn to_f64(self) -> f64 {
+        self
     }
 }
 
@@ -110,8 +202,12 @@ const COUNTERS: usize = 4096;
 
 /// Per-lane statistics of the values seen so far.
 struct Stats {
+    /// min/max of float32-exact inputs, in float32 (half the vector width of float64).
     min: [f32; STAT_LANES],
     max: [f32; STAT_LANES],
+    /// min/max of float64 inputs.
+    min64: [f64; STAT_LANES],
+    max64: [f64; STAT_LANES],
     squares: [f64; STAT_LANES],
     /// NaNs with the sign bit clear and set: their keys fall above the last edge and
     /// below the first one, where they are counted and then taken back out.
@@ -121,12 +217,13 @@ struct Stats {
     at_last: [u32; STAT_LANES],
     /// The key of the last edge (`u32::MAX`, a NaN's, when no float32 equals it).
     last_key: u32,
+    last_edge: f64,
 }
 
 impl Stats {
     /// Computes the keys of `values` into `keys` and updates the statistics.
     #[inline(always)]
-    fn keys_of(&mut self, values: &[f32], keys: &mut [u32]) {
+    fn keys_of<E: Element>(&mut self, values: &[E], keys: &mut [u32]) {
         let mut groups = values.chunks_exact(STAT_LANES);
         let mut outs = keys.chunks_exact_mut(STAT_LANES);
         for (group, out) in (&mut groups).zip(&mut outs) {
@@ -141,38 +238,64 @@ impl Stats {
     }
 
     #[inline(always)]
-    fn add(&mut self, lane: usize, x: f32, key: &mut u32) {
+    fn add<E: Element>(&mut self, lane: usize, value: E, key: &mut u32) {
+        let x = value.to_f32();
         // key32, branch-free: flip every bit of negatives, only the sign of the rest.
         let bits = (x + 0.0).to_bits();
         *key = bits ^ ((((bits as i32) >> 31) as u32) | (1 << 31));
-        // Comparisons with NaN are false, so NaN changes neither.
-        self.min[lane] = if x < self.min[lane] {
-            x
-        } else {
-            self.min[lane]
-        };
-        self.max[lane] = if x > self.max[lane] {
-            x
-        } else {
-            self.max[lane]
-        };
-        let wide = f64::from(x);
-        self.squares[lane] += wide * wide;
         let nan = u32::from(x.is_nan());
         let negative = bits >> 31;
         self.nan_above[lane] += nan & (negative ^ 1);
         self.nan_below[lane] += nan & negative;
-        self.at_last[lane] += u32::from(*key == self.last_key) & (nan ^ 1);
+        // Comparisons with NaN are false, so NaN changes neither min nor max.
+        if E::EXACT {
+            self.min[lane] = if x < self.min[lane] {
+                x
+            } else {
+                self.min[lane]
+            };
+            self.max[lane] = if x > self.max[lane] {
+                x
+            } else {
+                self.max[lane]
+            };
+            let wide = f64::from(x);
+            self.squares[lane] += wide * wide;
+            self.at_last[lane] += u32::from(*key == self.last_key) & (nan ^ 1);
+        } else {
+            let wide = value.to_f64();
+            self.min64[lane] = if wide < self.min64[lane] {
+                wide
+            } else {
+                self.min64[lane]
+            };
+            self.max64[lane] = if wide > self.max64[lane] {
+                wide
+            } else {
+                self.max64[lane]
+            };
+            self.squares[lane] += wide * wide;
+            self.at_last[lane] += u32::from(wide == self.last_edge);
+        }
     }
 }
 
 /// Bins `values` (fewer than `u32::MAX` of them), or `None` when the table has more
 /// edges than the counters hold.
-pub(crate) fn bin(values: &[f32], table: &F32Table) -> Option<Partial> {
+pub(crate) fn bin<E: Element>(values: &[E], table: &F32Table) -> Option<Partial> {
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2.
-        return unsafe { bin_avx2(values, table) };
+    {
+        if std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+        {
+            // SAFETY: the CPU has these features.
+            return unsafe { bin_avx512(values, table) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { bin_avx2(values, table) };
+        }
     }
     bin_portable(values, table)
 }
@@ -181,14 +304,21 @@ pub(crate) fn bin(values: &[f32], table: &F32Table) -> Option<Partial> {
 /// key and statistics pass runs twice as fast with 256-bit vectors.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn bin_avx2(values: &[f32], table: &F32Table) -> Option<Partial> {
+unsafe fn bin_avx2<E: Element>(values: &[E], table: &F32Table) -> Option<Partial> {
+    bin_portable(values, table)
+}
+
+/// And for AVX-512, where present.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
+unsafe fn bin_avx512<E: Element>(values: &[E], table: &F32Table) -> Option<Partial> {
     bin_portable(values, table)
 }
 
 #[inline(always)]
-fn bin_portable(values: &[f32], table: &F32Table) -> Option<Partial> {
+fn bin_portable<E: Element>(values: &[E], table: &F32Table) -> Option<Partial> {
     let m = table.edge_count;
-    if m + 1 > COUNTERS {
+    if m + 2 > COUNTERS {
         return None;
     }
     // Fixed sizes throughout, so that the hot loop has no bounds check.
@@ -196,24 +326,45 @@ fn bin_portable(values: &[f32], table: &F32Table) -> Option<Partial> {
     let mut stats = Stats {
         min: [f32::INFINITY; STAT_LANES],
         max: [f32::NEG_INFINITY; STAT_LANES],
+        min64: [f64::INFINITY; STAT_LANES],
+        max64: [f64::NEG_INFINITY; STAT_LANES],
         squares: [0.0; STAT_LANES],
         nan_above: [0; STAT_LANES],
         nan_below: [0; STAT_LANES],
         at_last: [0; STAT_LANES],
         last_key: table.last_key.unwrap_or(u32::MAX),
+        last_edge: table.last_edge,
     };
+    let bounds = &table.bounds;
     let mut keys = [0u32; BLOCK];
     for block in values.chunks(BLOCK) {
         let keys = &mut keys[..block.len()];
         stats.keys_of(block, keys);
-        let mut groups = keys.chunks_exact(COUNT_LANES);
-        for group in &mut groups {
-            for (lane, &key) in group.iter().enumerate() {
-                counts[lane][table.count_le(key) & (COUNTERS - 1)] += 1;
+        // Bucket of every value first (a loop the compiler vectorizes, with gathers
+        // where the CPU has them), then the increments, the only scalar part.
+        if E::EXACT {
+            for key in keys.iter_mut() {
+                *key = table.count_le(*key) as u32 & (COUNTERS as u32 - 1);
+            }
+        } else {
+            // The rounded value's count is off by at most one edge: compare the value
+            // itself with the edges on both sides (bounds[i] is edge i - 1).
+            for (key, &value) in keys.iter_mut().zip(block) {
+                let x = value.to_f64();
+                let rounded = table.count_le(*key);
+                let count = rounded + usize::from(x >= bounds[(rounded + 1) & (COUNTERS - 1)])
+                    - usize::from(x < bounds[rounded & (COUNTERS - 1)]);
+                *key = count as u32 & (COUNTERS as u32 - 1);
             }
         }
-        for &key in groups.remainder() {
-            counts[0][table.count_le(key) & (COUNTERS - 1)] += 1;
+        let mut groups = keys.chunks_exact(COUNT_LANES);
+        for group in &mut groups {
+            for (lane, &bucket) in group.iter().enumerate() {
+                counts[lane][bucket as usize] += 1;
+            }
+        }
+        for &bucket in groups.remainder() {
+            counts[0][bucket as usize] += 1;
         }
     }
     let mut slots: Vec<u64> = (0..=m)
@@ -227,10 +378,21 @@ fn bin_portable(values: &[f32], table: &F32Table) -> Option<Partial> {
     // numpy closes the last bin on the right.
     slots[m - 1] += at_last;
     let squares = stats.squares;
+    let (min, max) = if E::EXACT {
+        (
+            f64::from(stats.min.into_iter().fold(f32::INFINITY, f32::min)),
+            f64::from(stats.max.into_iter().fold(f32::NEG_INFINITY, f32::max)),
+        )
+    } else {
+        (
+            stats.min64.into_iter().fold(f64::INFINITY, f64::min),
+            stats.max64.into_iter().fold(f64::NEG_INFINITY, f64::max),
+        )
+    };
     Some(Partial {
         slots,
-        min: f64::from(stats.min.into_iter().fold(f32::INFINITY, f32::min)),
-        max: f64::from(stats.max.into_iter().fold(f32::NEG_INFINITY, f32::max)),
+        min,
+        max,
         sum_squares: ((squares[0] + squares[1]) + (squares[2] + squares[3]))
             + ((squares[4] + squares[5]) + (squares[6] + squares[7])),
         saw_nan: nan_above + nan_below > 0,
@@ -337,5 +499,91 @@ mod tests {
         let p = bin(&[0.5, -1.5, 3.0], &table).unwrap();
         assert_eq!((p.min, p.max, p.sum_squares), (-1.5, 3.0, 11.5));
         assert!(!p.saw_nan);
+    }
+
+    /// Bins `values` through the table and checks every count against the search.
+    fn assert_bins_like_numpy<E: Element>(values: &[E], edges: &[f64]) {
+        let table = F32Table::build(edges).expect("one edge per slot");
+        let p = bin(values, &table).expect("few edges");
+        let mut expected = vec![0u64; edges.len() + 1];
+        let mut nan = false;
+        for &v in values {
+            let x = v.to_f64();
+            if x.is_nan() {
+                nan = true;
+                continue;
+            }
+            let count = edges.iter().filter(|&&e| e <= x).count();
+            let last = count == edges.len() && x == edges[edges.len() - 1];
+            expected[count - usize::from(last)] += 1;
+        }
+        for (slot, (got, want)) in p.slots.iter().zip(&expected).enumerate() {
+            assert_eq!(got, want, "slot {slot}");
+        }
+        assert_eq!(p.saw_nan, nan);
+    }
+
+    const EXPLICIT: [f64; 7] = [-2.0, -0.1, 0.0, 1.0 / 3.0, 0.75, 4.0, 1e300];
+
+    #[test]
+    fn every_float16_and_bfloat16_bins_like_numpy() {
+        let default = crate::summary::histogram::default_edges().edges().to_vec();
+        let f16s: Vec<F16> = (0..=u16::MAX).map(F16).collect();
+        let bf16s: Vec<BF16> = (0..=u16::MAX).map(BF16).collect();
+        for edges in [&default[..], &EXPLICIT[..]] {
+            assert_bins_like_numpy(&f16s, edges);
+            assert_bins_like_numpy(&bf16s, edges);
+        }
+    }
+
+    #[test]
+    fn float64_values_straddling_edges_bin_like_numpy() {
+        // Every edge, its float64 and float32 neighbours (the rounding to float32 moves
+        // these across the edge), values rounding to float32 zero, infinity and the
+        // largest float32, and NaN of both signs.
+        let default = crate::summary::histogram::default_edges().edges().to_vec();
+        for edges in [&default[..], &EXPLICIT[..]] {
+            let mut values = vec![
+                0.0,
+                -0.0,
+                1e-50,
+                -1e-50,
+                f64::MIN_POSITIVE,
+                f64::from(f32::MAX),
+                f64::from(f32::MAX) * 1.000_000_1,
+                -f64::from(f32::MAX) * 1.000_000_1,
+                1e39,
+                -1e39,
+                f64::MAX,
+                f64::MIN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NAN,
+                -f64::NAN,
+            ];
+            for &e in edges {
+                let c = e as f32;
+                values.extend([e, e.next_up(), e.next_down(), -e]);
+                for f in [c, c.next_up(), c.next_down()] {
+                    let f = f64::from(f);
+                    values.extend([f, f.next_up(), f.next_down()]);
+                }
+                // Halfway between an edge's float32 neighbours: ties of the rounding.
+                let (lo, hi) = (f64::from(c.next_down()), f64::from(c.next_up()));
+                values.extend([(lo + f64::from(c)) / 2.0, (hi + f64::from(c)) / 2.0]);
+            }
+            assert_bins_like_numpy(&values, edges);
+            let no_nan: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+            assert_bins_like_numpy(&no_nan, edges);
+        }
+    }
+
+    #[test]
+    fn float32_values_straddling_edges_bin_like_numpy() {
+        let default = crate::summary::histogram::default_edges().edges().to_vec();
+        for edges in [&default[..], &EXPLICIT[..]] {
+            let values = interesting_values(edges);
+            assert_bins_like_numpy(&values, edges);
+        }
     }
 }

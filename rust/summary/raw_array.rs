@@ -329,14 +329,43 @@ pub fn with_f64_blocks(array: &RawArray, start: usize, end: usize, mut f: impl F
     }
 }
 
+/// A float16 (given by its bits) as the float32 of the same value, branch-free so that a
+/// loop of them vectorizes (`half`'s conversion branches unless the crate is built with
+/// F16C enabled).
+#[inline(always)]
+pub fn f16_to_f32(h: u16) -> f32 {
+    let h = u32::from(h);
+    let sign = (h & 0x8000) << 16;
+    let magnitude = h & 0x7FFF;
+    // Normal: rebias the exponent (15 -> 127). Inf/NaN: all-ones exponent, same payload.
+    // Subnormal and zero: magnitude * 2^-24, exact in float32.
+    let normal = (magnitude << 13) + (112 << 23);
+    let special = (magnitude << 13) | 0x7F80_0000;
+    let tiny = (magnitude as f32 * (1.0 / 16_777_216.0)).to_bits();
+    let bits = if magnitude >= 0x7C00 {
+        special
+    } else if magnitude < 0x400 {
+        tiny
+    } else {
+        normal
+    };
+    f32::from_bits(bits | sign)
+}
+
 /// numpy's `np.sum` of the elements as float64, bit for bit: numpy adds with this exact
 /// pairwise scheme (eight accumulators up to 128 values, halves rounded to a multiple of
 /// eight above), so torch's histogram `sum` is reproduced exactly, even when large
 /// values cancel. Large halves run in parallel; the additions stay the same.
 pub fn pairwise_sum(array: &RawArray) -> f64 {
+    pairwise_sum_range(array, 0, array.len())
+}
+
+/// [`pairwise_sum`] of elements `start..end`: numpy's sum of an array whose pairwise tree
+/// has that range as one node (see `histogram::bin_tree`), computed as that node is.
+pub fn pairwise_sum_range(array: &RawArray, start: usize, end: usize) -> f64 {
     macro_rules! sum {
         ($t:ty, $conv:expr) => {
-            pairwise(array.typed::<$t>(), &$conv)
+            pairwise(&array.typed::<$t>()[start..end], &$conv)
         };
     }
     match array.dtype {
@@ -349,7 +378,7 @@ pub fn pairwise_sum(array: &RawArray) -> f64 {
         DType::UInt16 => sum!(u16, f64::from),
         DType::UInt32 => sum!(u32, f64::from),
         DType::UInt64 => sum!(u64, |v: u64| v as f64),
-        DType::Float16 => sum!(u16, |v: u16| half::f16::from_bits(v).to_f64()),
+        DType::Float16 => sum!(u16, |v: u16| f64::from(f16_to_f32(v))),
         DType::BFloat16 => sum!(u16, bf16_to_f64),
         DType::Float32 => sum!(f32, f64::from),
         DType::Float64 => sum!(f64, |v: f64| v),
@@ -396,6 +425,24 @@ fn pairwise<T: Copy + Sync>(a: &[T], conv: &(impl Fn(T) -> f64 + Sync)) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_float16_converts_like_half() {
+        for bits in 0..=u16::MAX {
+            let ours = f16_to_f32(bits);
+            let theirs = half::f16::from_bits(bits).to_f32();
+            if theirs.is_nan() {
+                assert!(ours.is_nan(), "{bits:#x}");
+                assert_eq!(
+                    ours.is_sign_negative(),
+                    theirs.is_sign_negative(),
+                    "{bits:#x}"
+                );
+            } else {
+                assert_eq!(ours.to_bits(), theirs.to_bits(), "{bits:#x}");
+            }
+        }
+    }
 
     fn narrowed<T: Copy>(
         dtype: DType,
