@@ -15,7 +15,9 @@ a shared machine hits all of them alike:
 
 The timed part runs from creating the writer to ``close()`` returning, so that work the
 writer left on a background thread is counted. The output is a Markdown table: median
-(min-max) seconds per variant and the overhead of its median over no logging. Each child
+(min-max) wall seconds per variant and the overhead of its median over no logging, and
+the same for the CPU time of the whole process (every thread): what logging took from
+the cores, which a machine shared with other work distorts far less than wall time. Each child
 process builds its model and data with the same seed and runs one warm-up step before the
 clock starts (torch's first step allocates its workspaces).
 """
@@ -73,9 +75,10 @@ def _model_and_data(loop: str) -> tuple[Any, Callable[[int], tuple[Any, Any]]]:
     return model, lambda step: (inputs[step % 8], labels[step % 8])
 
 
-def run_once(loop: str, variant: str, threads: int = 0) -> float:
-    """One timed run of `loop` with `variant` in this process: seconds. `threads`: torch's
-    intra-op threads (0: torch's default, one per core)."""
+def run_once(loop: str, variant: str, threads: int = 0) -> tuple[float, float]:
+    """One timed run of `loop` with `variant` in this process: wall seconds and CPU
+    seconds of the whole process (every thread). `threads`: torch's intra-op threads (0:
+    torch's default, one per core)."""
     import torch
     from torch import nn
 
@@ -97,7 +100,7 @@ def run_once(loop: str, variant: str, threads: int = 0) -> float:
     train_step(-1)  # warm-up, untimed
     named = list(model.named_parameters())
     with tempfile.TemporaryDirectory(prefix="ferroboard-loop-") as logdir:
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         writer = _writer(variant, logdir)
         for step in range(STEPS[loop]):
             loss = train_step(step)
@@ -112,7 +115,7 @@ def run_once(loop: str, variant: str, threads: int = 0) -> float:
                 writer.add_images("inputs", batch(step)[0][:16], step)
         if writer is not None:
             writer.close()
-        return time.perf_counter() - start
+        return time.perf_counter() - start, time.process_time() - start_cpu
 
 
 def _child(
@@ -121,7 +124,7 @@ def _child(
     threads: int,
     builds: dict[str, str],
     envs: dict[str, tuple[str, str]],
-) -> float:
+) -> tuple[float, float]:
     env = os.environ.copy()
     if variant in envs:
         key, value = envs[variant]
@@ -138,23 +141,32 @@ def _child(
         text=True,
         env=env,
     )
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return float(result["seconds"]), float(result["cpu"])
 
 
-def _table(results: dict[str, dict[str, list[float]]]) -> str:
+def _overhead(times: list[float], base: list[float] | None) -> str:
+    if base is None or times is base:
+        return "—"
+    return f"{(statistics.median(times) / statistics.median(base) - 1) * 100:+.1f} %"
+
+
+def _table(results: dict[str, dict[str, list[tuple[float, float]]]]) -> str:
     lines = [
-        "| loop | variant | median s | min-max s | overhead (median vs none) |",
-        "|---|---|---|---|---|",
+        "| loop | variant | wall s, median (min-max) | overhead, wall | CPU s, median "
+        "| overhead, CPU |",
+        "|---|---|---|---|---|---|",
     ]
     for loop, by_variant in results.items():
-        base = statistics.median(by_variant["none"]) if "none" in by_variant else None
-        for variant, times in by_variant.items():
-            median = statistics.median(times)
-            overhead = (
-                "—" if base is None or variant == "none" else f"{(median / base - 1) * 100:+.1f} %"
+        walls = {v: [w for w, _ in runs] for v, runs in by_variant.items()}
+        cpus = {v: [c for _, c in runs] for v, runs in by_variant.items()}
+        for variant in by_variant:
+            wall, cpu = walls[variant], cpus[variant]
+            spread = f"{statistics.median(wall):.2f} ({min(wall):.2f}-{max(wall):.2f})"
+            lines.append(
+                f"| {loop} | {variant} | {spread} | {_overhead(wall, walls.get('none'))} "
+                f"| {statistics.median(cpu):.2f} | {_overhead(cpu, cpus.get('none'))} |"
             )
-            spread = f"{min(times):.3f}-{max(times):.3f}"
-            lines.append(f"| {loop} | {variant} | {median:.3f} | {spread} | {overhead} |")
     return "\n".join(lines)
 
 
@@ -190,7 +202,8 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("LOOP", "VARIANT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps({"seconds": run_once(*args.child, threads=args.threads)}))
+        seconds, cpu = run_once(*args.child, threads=args.threads)
+        print(json.dumps({"seconds": seconds, "cpu": cpu}))
         return
     loops = [s for s in args.loops.split(",") if s]
     variants = [s for s in args.variants.split(",") if s]
@@ -218,15 +231,16 @@ def main() -> None:
     if args.reps < 1:
         parser.error(f"--reps: must be at least 1, got {args.reps}")
     variants += list(builds) + list(envs)
-    results: dict[str, dict[str, list[float]]] = {}
+    results: dict[str, dict[str, list[tuple[float, float]]]] = {}
     for loop in loops:
         results[loop] = {v: [] for v in variants}
         for rep in range(args.reps):
             order = variants[rep % len(variants) :] + variants[: rep % len(variants)]
             for variant in order:
-                seconds = _child(loop, variant, args.threads, builds, envs)
-                results[loop][variant].append(seconds)
-                print(f"{loop} rep {rep} {variant}: {seconds:.3f} s", file=sys.stderr, flush=True)
+                seconds, cpu = _child(loop, variant, args.threads, builds, envs)
+                results[loop][variant].append((seconds, cpu))
+                progress = f"{loop} rep {rep} {variant}: {seconds:.3f} s, CPU {cpu:.3f} s"
+                print(progress, file=sys.stderr, flush=True)
     threads = args.threads or "default"
     print(f"{os.cpu_count()} CPUs, torch threads: {threads}; {args.reps} reps, alternated")
     print(_table(results))

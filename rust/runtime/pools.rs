@@ -2,10 +2,10 @@
 //!
 //! While the training loop runs, binning uses one thread fewer than the machine has, so
 //! the loop's own thread keeps a core, and its threads run at a lower scheduling
-//! priority (see [`BackgroundPriority`]), so that they take the cores the training
-//! threads leave idle rather than the ones they use. While a caller is blocked in
-//! `flush()` or `close()`, its core is idle, so the writer bins that batch on every core,
-//! at normal priority: the caller waits for it.
+//! priority (nice 10 by default, see [`BackgroundPriority`]), so that they take less of
+//! the cores the training threads use. While a caller is blocked in `flush()` or `close()`, its
+//! core is idle, so the writer bins that batch on every core, at normal priority: the
+//! caller waits for it.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -75,8 +75,8 @@ pub fn warm_up() {
 }
 
 /// How the binning threads are scheduled while training runs, per thread (Linux; other
-/// systems run them at normal priority). `FERROBOARD_BINNING_PRIORITY` chooses, for
-/// measurements (docs/performance.md); the default is what won there.
+/// systems run them at normal priority). `FERROBOARD_BINNING_PRIORITY` chooses; why the
+/// default is `Nice` is in docs/performance.md (`Idle` starves on a busy machine).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BackgroundPriority {
     /// Like every other thread.
@@ -91,7 +91,7 @@ pub enum BackgroundPriority {
 }
 
 impl BackgroundPriority {
-    pub const DEFAULT: BackgroundPriority = BackgroundPriority::Idle;
+    pub const DEFAULT: BackgroundPriority = BackgroundPriority::Nice;
 
     /// From `FERROBOARD_BINNING_PRIORITY` (normal, nice, batch or idle), else the default.
     pub fn from_env() -> BackgroundPriority {
@@ -190,7 +190,36 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn binning_threads_yield_and_flush_threads_do_not() {
+    fn each_priority_is_applied_to_the_pool_threads_only() {
+        for (priority, expected) in [
+            (BackgroundPriority::Normal, libc::SCHED_OTHER),
+            (BackgroundPriority::Nice, libc::SCHED_OTHER),
+            (BackgroundPriority::Batch, libc::SCHED_BATCH),
+            (BackgroundPriority::Idle, libc::SCHED_IDLE),
+        ] {
+            let pool = pool_of(1, "test", priority).expect("a thread starts");
+            assert_eq!(pool.install(policy), expected, "{priority:?}");
+            // SAFETY: plain queries of the calling thread.
+            let nice = pool.install(|| unsafe {
+                libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t)
+            });
+            let expected_nice = if priority == BackgroundPriority::Nice {
+                10
+            } else {
+                0
+            };
+            assert_eq!(nice, expected_nice, "{priority:?}");
+        }
+        assert_eq!(
+            policy(),
+            libc::SCHED_OTHER,
+            "the calling thread is untouched"
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn binning_threads_follow_the_setting_and_flush_threads_do_not() {
         let binning = in_binning_pool(policy);
         let expected = match BackgroundPriority::from_env() {
             BackgroundPriority::Idle => libc::SCHED_IDLE,
@@ -198,6 +227,13 @@ mod tests {
             _ => libc::SCHED_OTHER,
         };
         assert_eq!(binning, expected);
+        // SAFETY: plain queries of the calling thread.
+        let nice =
+            || unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
+        if BackgroundPriority::from_env() == BackgroundPriority::Nice {
+            assert_eq!(in_binning_pool(nice), 10);
+        }
+        assert_eq!(with_caller_waiting(true, || in_binning_pool(nice)), 0);
         assert_eq!(
             with_caller_waiting(true, || in_binning_pool(policy)),
             libc::SCHED_OTHER

@@ -80,7 +80,7 @@ impl<'a> Worker<'a> {
         let mut batch: VecDeque<Job> = VecDeque::new();
         let mut dropped: Vec<String> = Vec::new();
         loop {
-            let (closing, flush_target) = self.take_batch(&mut batch);
+            let (closing, flush_target, backlog) = self.take_batch(&mut batch);
 
             buffer.clear();
             let mut cost = 0usize;
@@ -89,7 +89,9 @@ impl<'a> Worker<'a> {
                 cost += job.cost();
             }
             // A caller blocked in flush()/close() leaves its core free for binning.
-            let caller_waiting = closing || flush_target > 0;
+            // The binning threads yield to training (pools.rs); a backlog of half the
+            // memory budget must not wait for idle cores, so it gets every core too.
+            let caller_waiting = closing || flush_target > 0 || backlog;
             let faults = &mut self.faults;
             let lost = pools::with_caller_waiting(caller_waiting, || match fork::child_pool() {
                 // In a forked child, parallel encoders must not use the parent's pools.
@@ -190,8 +192,9 @@ impl<'a> Worker<'a> {
     }
 
     /// Waits for work and moves the queue into `batch`. Returns whether the writer is
-    /// closing and the flush target if one is pending (0 otherwise).
-    fn take_batch(&mut self, batch: &mut VecDeque<Job>) -> (bool, u64) {
+    /// closing, the flush target if one is pending (0 otherwise), and whether accepted
+    /// but unwritten work fills half the memory budget.
+    fn take_batch(&mut self, batch: &mut VecDeque<Job>) -> (bool, u64, bool) {
         let shared = self.shared;
         let mut st = shared.state.lock();
         let mut polled = false;
@@ -267,7 +270,8 @@ impl<'a> Worker<'a> {
         } else {
             0
         };
-        (st.closing, flush_target)
+        let backlog = st.pending_bytes * 2 >= shared.config.max_pending_bytes;
+        (st.closing, flush_target, backlog)
     }
 
     /// A remote writer: asks for the publishes that are due (all of them at close).
