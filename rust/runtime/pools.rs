@@ -67,13 +67,6 @@ fn every_core_pool() -> Option<&'static rayon::ThreadPool> {
         .as_ref()
 }
 
-/// Starts both pools and their threads now (a writer does so when it opens), so that
-/// the first histograms of a run do not wait for threads to start.
-pub fn warm_up() {
-    let _ = binning_pool();
-    let _ = every_core_pool();
-}
-
 /// How the binning threads are scheduled while training runs, per thread (Linux; other
 /// systems run them at normal priority). `FERROBOARD_BINNING_PRIORITY` chooses; why the
 /// default is `Nice` is in docs/performance.md (`Idle` starves on a busy machine).

@@ -70,12 +70,11 @@ impl<'a> Worker<'a> {
     pub(super) fn run(mut self) {
         let shared = self.shared;
         let _guard = ExitGuard(shared);
-        if !fork::forked() {
-            // What the first histograms would otherwise wait for: the binning threads
-            // and the default edges' tables (~1 ms, before any large job can arrive).
-            pools::warm_up();
-            let _ = crate::summary::histogram::try_default_edges();
-        }
+        // The default edges' tables (~1 ms, once per process), before the first
+        // histogram waits for them. (The binning threads start with the first large
+        // histogram: started here, they would outlive every writer, and a process must
+        // end with the threads it had before its writers.)
+        let _ = crate::summary::histogram::try_default_edges();
         let mut buffer: Vec<u8> = Vec::new();
         let mut batch: VecDeque<Job> = VecDeque::new();
         let mut dropped: Vec<String> = Vec::new();
