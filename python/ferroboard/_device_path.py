@@ -21,6 +21,7 @@ import numpy as np
 from . import _capture, _device_histogram
 from ._pending import Entry, PendingQueue
 from .conversions import array_for_core, check_tag
+from .file_writer import FileWriter
 from .histogram_bins import (
     DEFAULT_BINS,
     check_bucket_count,
@@ -164,7 +165,7 @@ def _torch() -> Any:
 
 
 def scalar(
-    fw: Any,
+    fw: FileWriter,
     tag: str,
     value: Any,
     step: Optional[int],

@@ -22,6 +22,8 @@ from typing import Any, Optional
 
 from . import ranks as _ranks
 from ._noop_writer import NoopFileWriter
+from ._writer_base import AnyFileWriter
+from .file_writer import FileWriter
 from .ranks import Placement, RankSpec
 
 
@@ -59,8 +61,8 @@ class RankGate:
     """Mixed into `SummaryWriter`, which provides the attributes declared here."""
 
     log_dir: str
-    file_writer: Any
-    all_writers: Any
+    file_writer: Optional[AnyFileWriter]
+    all_writers: Optional[dict[str, AnyFileWriter]]
     purge_step: Optional[int]
     _write_to_disk: bool
 
@@ -136,7 +138,7 @@ class RankGate:
             self._settle_rank()
         return self._is_writing
 
-    def _open_default(self) -> Any:  # pragma: no cover - SummaryWriter's
+    def _open_default(self) -> FileWriter:  # pragma: no cover - SummaryWriter's
         raise NotImplementedError
 
     def _noop_file_writer(self) -> NoopFileWriter:

@@ -7,10 +7,14 @@ the core writer against `_core.pyi` and checks that `SummaryWriter`'s own defini
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Union
 
 from ._core import EventWriter
+from ._noop_writer import NoopFileWriter
 from .file_writer import FileWriter
+
+#: What `file_writer` holds: the real one, or the no-op one of a writer that writes nothing.
+AnyFileWriter = Union[FileWriter, NoopFileWriter]
 
 
 class WriterBase:
@@ -21,16 +25,17 @@ class WriterBase:
     storage_options: Optional[dict]
     close_timeout: float
     #: The default run's file writer; None before the first use and after `close()`.
-    file_writer: Optional[FileWriter]
+    file_writer: Optional[AnyFileWriter]
     #: Every open file writer (the default one and `add_scalars` sub-runs) by directory.
-    all_writers: Optional[dict[str, FileWriter]]
+    all_writers: Optional[dict[str, AnyFileWriter]]
 
     def _core(self) -> EventWriter:  # pragma: no cover - SummaryWriter's
         """The default run's core writer, opening a new file after close or fork."""
         raise NotImplementedError
 
-    def _get_file_writer(self) -> FileWriter:  # pragma: no cover - SummaryWriter's
-        """The default run's `FileWriter`, recreated after `close()`."""
+    def _get_file_writer(self) -> AnyFileWriter:  # pragma: no cover - SummaryWriter's
+        """The default run's `FileWriter`, recreated after `close()` (a no-op one when the
+        writer writes nothing)."""
         raise NotImplementedError
 
     def _plain_file_writer(self, log_dir: str) -> FileWriter:  # pragma: no cover

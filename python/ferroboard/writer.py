@@ -20,6 +20,7 @@ from . import _capture, _device_path, _dynamo
 from ._core import EventWriter
 from ._paths import check_no_nul, inside, one_component
 from ._rank_gate import RankGate
+from ._writer_base import AnyFileWriter
 from .conversions import (
     array_for_core,
     as_step,
@@ -139,8 +140,8 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         self._write_to_disk = bool(write_to_disk)
         self._lock = threading.Lock()
         self._dropped_by_closed = 0  # dropped events of the files close() has closed
-        self.file_writer: Optional[FileWriter] = None
-        self.all_writers: Optional[dict[str, FileWriter]] = None
+        self.file_writer: Optional[AnyFileWriter] = None
+        self.all_writers: Optional[dict[str, AnyFileWriter]] = None
         # A non-writing rank creates nothing: no directory, no file, no thread.
         self._init_ranks(ranks, rank, per_rank_dir, log_dir_given=bool(log_dir))
         self._start()
@@ -186,7 +187,7 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
             log_dir, storage_options=self.storage_options, close_timeout=self.close_timeout
         )
 
-    def _get_file_writer(self) -> FileWriter:
+    def _get_file_writer(self) -> AnyFileWriter:
         """The default FileWriter, recreated (new file) after `close()`; a no-op one when
         this writer writes nothing (Lightning calls `add_summary` on it)."""
         if self._rank_pending:
@@ -195,19 +196,21 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         if writer is not None and self.all_writers is not None:
             return writer
         if not self._is_writing:
-            return self._noop_file_writer()  # type: ignore[return-value]
+            return self._noop_file_writer()
         return self._open_default()
 
     def _open_default(self) -> FileWriter:
         with self._lock:
-            if self.file_writer is None or self.all_writers is None:
-                writer = self._new_file_writer(self.log_dir)
-                self.all_writers = {writer.get_logdir(): writer}
-                if self.purge_step is not None:
-                    writer._writer().add_purge_markers(self.purge_step)
-                    self.purge_step = None
-                self.file_writer = writer
-            return self.file_writer
+            current = self.file_writer
+            if isinstance(current, FileWriter) and self.all_writers is not None:
+                return current
+            writer = self._new_file_writer(self.log_dir)
+            self.all_writers = {writer.get_logdir(): writer}
+            if self.purge_step is not None:
+                writer._writer().add_purge_markers(self.purge_step)
+                self.purge_step = None
+            self.file_writer = writer
+            return writer
 
     def _core(self) -> EventWriter:
         writer = self.file_writer
@@ -256,8 +259,8 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         core = writer._core if writer is not None else None
         if core is None:
             core = self._core()
-        elif writer._pending is not None:  # type: ignore[union-attr]
-            writer._pending.maybe_poll()  # type: ignore[union-attr]
+        elif writer is not None and writer._pending is not None:
+            writer._pending.maybe_poll()
         try:
             if new_style:  # double_precision only matters for new-style scalars
                 core.add_scalar(
@@ -287,7 +290,7 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         if not _device_path.check_capture(self._on_cuda_capture, "add_scalar"):
             return
         _device_path.scalar(
-            self._get_file_writer(),
+            self._open_default(),  # add_* runs only on a writer that writes
             tag,
             value,
             step,
@@ -417,7 +420,7 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         if not _device_path.check_capture(self._on_cuda_capture, "add_histogram"):
             items = [item for item, on_device in zip(items, device) if not on_device]
             device = [False] * len(items)
-        fw = self._get_file_writer()
+        fw = self._open_default()  # add_* runs only on a writer that writes
         queue = fw._pending_queue()
         prepared = [
             _device_path.prepare(tag, values, bins) if on_device else None
