@@ -82,6 +82,8 @@ def test_write_to_disk_false(tmp_path):
     with w.use_metadata(global_step=3):
         w.add_scalar("b", 2.0)
     w.export_scalars_to_json(tmp_path / "empty.json")
+    assert w.poll() == 0  # nothing waits for GPU values on a writer that writes nothing
+    assert w._get_file_writer().poll() == 0
     w.flush()
     w.close()
     assert not logdir.exists()
