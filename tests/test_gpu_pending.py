@@ -14,6 +14,7 @@ import time
 import warnings
 from typing import Any
 
+import fake_events
 import ferroboard
 import pytest
 import torch
@@ -22,56 +23,9 @@ from ferroboard import _capture, _device_path, _dynamo, _pending
 from procs import describe_run, run_child
 
 
-class FakeEvent:
-    """A completion event: done when the test says so (or when waited for)."""
-
-    def __init__(self) -> None:
-        self.done = False
-        self.error: Exception | None = None
-        self.queries = 0
-        self.waits = 0
-        self.pid = os.getpid()
-
-    def query(self) -> bool:
-        self._same_process()
-        self.queries += 1
-        if self.error is not None:
-            raise self.error
-        return self.done
-
-    def synchronize(self) -> None:
-        self._same_process()
-        self.waits += 1
-        if self.error is not None:
-            raise self.error
-        self.done = True
-
-    def _same_process(self) -> None:
-        if os.getpid() != self.pid:
-            os._exit(17)  # a forked child touched its parent's event
-
-
-class FakeEvents:
-    """Stands in for the event pool: one new FakeEvent per enqueued entry."""
-
-    def __init__(self) -> None:
-        self.made: list[FakeEvent] = []
-
-    def record(self, _torch: Any, _device: Any) -> FakeEvent:
-        event = FakeEvent()
-        self.made.append(event)
-        return event
-
-    def give(self, _event: Any) -> None:
-        pass
-
-
 @pytest.fixture
-def events(monkeypatch: pytest.MonkeyPatch) -> FakeEvents:
-    monkeypatch.setattr(_device_path, "_route_cpu", True)
-    fakes = FakeEvents()
-    monkeypatch.setattr(_device_path, "_EVENTS", fakes)
-    return fakes
+def events(monkeypatch: pytest.MonkeyPatch) -> fake_events.FakeEvents:
+    return fake_events.install(monkeypatch)
 
 
 def logged(logdir: Any) -> list[tuple[int, str, Any]]:

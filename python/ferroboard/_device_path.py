@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import threading
 import warnings
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -164,6 +164,17 @@ def _torch() -> Any:
 # -- scalars -----------------------------------------------------------------------------
 
 
+def checked_scalar(value: Any, name: str = "scalar_value") -> Any:
+    """`value` (a device tensor) if it is one real number; else the host path's error."""
+    if value.numel() != 1:
+        raise ValueError(
+            f"{name} must hold exactly one element, got a tensor of shape {tuple(value.shape)}"
+        )
+    if value.dtype.is_complex:
+        raise TypeError(f"{name} must be a real number, got a {value.dtype} tensor")
+    return value
+
+
 def scalar(
     fw: FileWriter,
     tag: str,
@@ -172,19 +183,16 @@ def scalar(
     walltime: Optional[float],
     new_style: bool,
     double_precision: bool,
+    remember: Optional[Callable[[float], None]] = None,
 ) -> None:
     """`add_scalar` of a one-element device tensor: a copy of its element into a reused
-    host buffer and an event; the value reaches the core when the event completed."""
-    if value.numel() != 1:
-        raise ValueError(
-            f"scalar_value must hold exactly one element, got a tensor of shape "
-            f"{tuple(value.shape)}"
-        )
-    if value.dtype.is_complex:
-        raise TypeError(f"scalar_value must be a real number, got a {value.dtype} tensor")
+    host buffer and an event; the value reaches the core when the event completed (and
+    `remember`, if given, then sees it too)."""
+    checked_scalar(value)
     torch = _torch()
     check_tag(tag)
     queue = fw._pending_queue()
+    queue.maybe_poll()  # earlier GPU values that have arrived
     core = fw._writer()
     source = value.detach().reshape(1)
     device = source.device
@@ -195,7 +203,10 @@ def scalar(
         event = _EVENTS.record(torch, device)
 
         def finish() -> None:
-            core.fill_scalar(slot, tag, float(host[0]), new_style, double_precision)
+            number = float(host[0])
+            core.fill_scalar(slot, tag, number, new_style, double_precision)
+            if remember is not None:
+                remember(number)
 
         def release() -> None:
             BUFFERS.give(host)

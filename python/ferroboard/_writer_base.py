@@ -7,10 +7,12 @@ the core writer against `_core.pyi` and checks that `SummaryWriter`'s own defini
 
 from __future__ import annotations
 
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
+from . import _device_copy
 from ._core import EventWriter
 from ._noop_writer import NoopFileWriter
+from .conversions import optional_step, optional_walltime
 from .file_writer import FileWriter
 
 #: What `file_writer` holds: the real one, or the no-op one of a writer that writes nothing.
@@ -28,6 +30,8 @@ class WriterBase:
     file_writer: Optional[AnyFileWriter]
     #: Every open file writer (the default one and `add_scalars` sub-runs) by directory.
     all_writers: Optional[dict[str, AnyFileWriter]]
+    #: What an ``add_*`` given a CUDA tensor does during a CUDA graph capture.
+    _on_cuda_capture: str
 
     def _core(self) -> EventWriter:  # pragma: no cover - SummaryWriter's
         """The default run's core writer, opening a new file after close or fork."""
@@ -42,3 +46,17 @@ class WriterBase:
         """A `FileWriter` with default settings in `log_dir`, reaching the same store as
         this writer when the log dir is a URL (SummaryWriter's)."""
         raise NotImplementedError
+
+    def _defer(
+        self,
+        what: str,
+        tag: str,
+        values: dict,
+        build: _device_copy.Build,
+        global_step: Any,
+        walltime: Any,
+    ) -> None:
+        """Logs what `build` makes of `values`, some of them CUDA tensors, without a
+        host sync: their copies to host memory complete later (docs/gpu.md)."""
+        step, wall = optional_step(global_step), optional_walltime(walltime)
+        _device_copy.defer(self, what, tag, values, build, step, wall)

@@ -3,7 +3,8 @@
 On the caller these only check arguments, make one contiguous array (rendering a
 matplotlib figure, which is not thread-safe, is the one exception) and hand it to the
 core. Layout changes, torch's scaling, the grid, boxes, PNG/GIF/WAV encoding all run on
-the background worker.
+the background worker. CUDA tensors are copied to host memory without a sync and
+written once the copy completed (`_device_copy`, docs/gpu.md).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from . import _core, _device_copy
 from ._core import DType
 from ._writer_base import WriterBase
 from .conversions import (
@@ -172,6 +174,15 @@ class MediaMixin(WriterBase):
         [0, 255]; uint8 is kept; one channel becomes gray RGB.
         """
         check_tag(tag)
+        if _device_copy.any_on_device(img_tensor):
+            formats = dataformats
+
+            def build(host: dict) -> Any:
+                return _core.image_summary(tag, *image_args(host["img_tensor"], formats))
+
+            return self._defer(
+                "add_image", tag, {"img_tensor": img_tensor}, build, global_step, walltime
+            )
         array, code, dataformats = image_args(img_tensor, dataformats)
         self._core().add_image(
             tag, array, code, dataformats, optional_step(global_step), optional_walltime(walltime)
@@ -191,6 +202,18 @@ class MediaMixin(WriterBase):
         tensorboardX, a list of 3-D images with ``dataformats`` ``CHW`` or ``HWC``.
         """
         check_tag(tag)
+        stacked = _device_copy.stacked_on_device(img_tensor)
+        if stacked is not None and isinstance(dataformats, str) and len(dataformats) == 3:
+            img_tensor, dataformats = stacked, "N" + dataformats
+        if _device_copy.any_on_device(img_tensor):
+            formats = dataformats
+
+            def build(host: dict) -> Any:
+                return _core.image_summary(tag, *images_args(host["img_tensor"], formats))
+
+            return self._defer(
+                "add_images", tag, {"img_tensor": img_tensor}, build, global_step, walltime
+            )
         array, code, dataformats = images_args(img_tensor, dataformats)
         self._core().add_image(
             tag, array, code, dataformats, optional_step(global_step), optional_walltime(walltime)
@@ -282,6 +305,17 @@ class MediaMixin(WriterBase):
             raise TypeError(f"add_image_with_boxes() got unexpected arguments {unknown}")
         options.update(kwargs)
         rescale = number_arg(options["rescale"], "rescale")
+        if _device_copy.any_on_device(img_tensor, box_tensor):
+
+            def build(host: dict) -> Any:
+                array, code, formats = image_args(host["img_tensor"], options["dataformats"])
+                boxes, labels = boxes_args(host["box_tensor"], options["labels"])
+                return _core.image_summary(
+                    tag, array, code, formats, rescale=rescale, boxes=boxes, labels=labels
+                )
+
+            values = {"img_tensor": img_tensor, "box_tensor": box_tensor}
+            return self._defer("add_image_with_boxes", tag, values, build, global_step, walltime)
         array, code, dataformats = image_args(img_tensor, options["dataformats"])
         boxes, labels = boxes_args(box_tensor, options["labels"])
         self._core().add_image(
@@ -312,6 +346,15 @@ class MediaMixin(WriterBase):
         to a power of two); ``fps`` sets the frame duration.
         """
         check_tag(tag)
+        if _device_copy.any_on_device(vid_tensor):
+            formats = dataformats
+
+            def build(host: dict) -> Any:
+                return _core.video_summary(tag, *video_args(host["vid_tensor"], fps, formats))
+
+            return self._defer(
+                "add_video", tag, {"vid_tensor": vid_tensor}, build, global_step, walltime
+            )
         array, code, dataformats, fps_value = video_args(vid_tensor, fps, dataformats)
         self._core().add_video(
             tag,
@@ -337,6 +380,14 @@ class MediaMixin(WriterBase):
         (tensorboardX), values in [-1, 1]; louder values are clipped.
         """
         check_tag(tag)
+        if _device_copy.any_on_device(snd_tensor):
+
+            def build(host: dict) -> Any:
+                return _core.audio_summary(tag, *audio_args(host["snd_tensor"], sample_rate))
+
+            return self._defer(
+                "add_audio", tag, {"snd_tensor": snd_tensor}, build, global_step, walltime
+            )
         array, code, rate = audio_args(snd_tensor, sample_rate)
         self._core().add_audio(
             tag,

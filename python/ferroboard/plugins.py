@@ -14,9 +14,9 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
-from . import _core
+from . import _core, _device_copy
 from ._paths import check_relative, inside, join
 from ._plugin_args import (
     as_num_thresholds,
@@ -69,6 +69,17 @@ class PluginsMixin(WriterBase):
         ``weights`` is a scalar or one weight per prediction.
         """
         check_tag(tag)
+        thresholds = as_num_thresholds(num_thresholds)
+        if _device_copy.any_on_device(labels, predictions, weights):
+
+            def build(host: dict) -> Any:
+                la, lc, pa, pc, wa, w = pr_curve_args(
+                    host["labels"], host["predictions"], host["weights"]
+                )
+                return _core.pr_curve_summary(tag, la, lc, pa, pc, thresholds, wa, w)
+
+            values = {"labels": labels, "predictions": predictions, "weights": weights}
+            return self._defer("add_pr_curve", tag, values, build, global_step, walltime)
         labels_arr, lc, pred_arr, pc, weights_arg, weight = pr_curve_args(
             labels, predictions, weights
         )
@@ -78,7 +89,7 @@ class PluginsMixin(WriterBase):
             lc,
             pred_arr,
             pc,
-            as_num_thresholds(num_thresholds),
+            thresholds,
             weights_arg,
             weight,
         )
@@ -155,6 +166,15 @@ class PluginsMixin(WriterBase):
         `config_dict` holds three.js camera, light and material settings.
         """
         check_tag(tag)
+        if _device_copy.any_on_device(vertices, colors, faces):
+            config = mesh_json_config(config_dict)
+
+            def build(host: dict) -> Any:
+                parts = mesh_parts(host["vertices"], host["colors"], host["faces"])
+                return _core.mesh_summary(tag, parts, config)
+
+            values = {"vertices": vertices, "colors": colors, "faces": faces}
+            return self._defer("add_mesh", tag, values, build, global_step, walltime)
         parts = mesh_parts(vertices, colors, faces)
         pending = _core.mesh_summary(tag, parts, mesh_json_config(config_dict))
         self._core().add_encoder(pending, optional_step(global_step), optional_walltime(walltime))
@@ -327,6 +347,16 @@ class PluginsMixin(WriterBase):
         entry[0].append(walltime)
         entry[0].append(value)
         entry[1].append(_NO_STEP if global_step is None else global_step)
+
+    def _scalar_rememberer(
+        self, run_dir: str, global_step: Optional[int], walltime: float
+    ) -> Callable[[float], None]:
+        """Records a CUDA `add_scalars` value for `scalar_dict` once it has arrived."""
+
+        def remember(value: float) -> None:
+            self._remember_scalar(run_dir, value, global_step, walltime)
+
+        return remember
 
     def export_scalars_to_json(self, path: Any) -> None:
         """Writes every value logged by `add_scalars` since the last export as

@@ -17,7 +17,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _capture, _device_path, _dynamo
-from ._core import EventWriter
+from ._core import EventWriter, tensor_summary
 from ._paths import check_no_nul, inside, one_component
 from ._rank_gate import RankGate
 from ._writer_base import AnyFileWriter
@@ -315,9 +315,16 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         for key, value in tag_scalar_dict.items():
             check_tag(key, "tag_scalar_dict key")
             check_no_nul(key, "tag_scalar_dict key")
-            values[key] = scalar_to_float(value, f"tag_scalar_dict[{key!r}]")
+            if _device_path.wants(value):  # read once its copy completed, no sync
+                values[key] = _device_path.checked_scalar(value, f"tag_scalar_dict[{key!r}]")
+            else:
+                values[key] = scalar_to_float(value, f"tag_scalar_dict[{key!r}]")
         global_step = optional_step(global_step)
         walltime = time.time() if walltime is None else checked_walltime(walltime)
+        if not all(type(v) is float for v in values.values()) and not (
+            _device_path.check_capture(self._on_cuda_capture, "add_scalars")
+        ):
+            values = {k: v for k, v in values.items() if type(v) is float}
         fw_logdir = self._get_file_writer().get_logdir()
         # Sub-run `{main_tag}_{key}`, one directory: torch replaces separators in
         # main_tag only, so a key from data ("../../x") could leave the log dir there.
@@ -338,6 +345,19 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
             if writer is None:
                 writer = self._new_file_writer(fw_tag)
                 all_writers[fw_tag] = writer
+            if type(value) is not float:  # one reserved slot in this sub-run's file
+                assert isinstance(writer, FileWriter)  # add_* runs only on a writer that writes
+                _device_path.scalar(
+                    writer,
+                    main_tag,
+                    value,
+                    global_step,
+                    walltime,
+                    False,
+                    False,
+                    remember=self._scalar_rememberer(fw_tag, global_step, walltime),
+                )
+                continue
             writer._writer().add_scalar(main_tag, value, global_step, walltime)
             self._remember_scalar(fw_tag, value, global_step, walltime)  # scalar_dict
 
@@ -422,6 +442,7 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
             device = [False] * len(items)
         fw = self._open_default()  # add_* runs only on a writer that writes
         queue = fw._pending_queue()
+        queue.maybe_poll()  # earlier GPU values that have arrived
         prepared = [
             _device_path.prepare(tag, values, bins) if on_device else None
             for (tag, values), on_device in zip(items, device)
@@ -492,6 +513,12 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
     ) -> None:
         """Logs a whole tensor (torch's ``tensor`` plugin; TensorBoard shows nothing)."""
         check_tag(tag)
+        if _device_path.wants(tensor):
+
+            def build(host: dict) -> Any:
+                return tensor_summary(tag, *tensor_for_core(host["tensor"]))
+
+            return self._defer("add_tensor", tag, {"tensor": tensor}, build, global_step, walltime)
         array, code, complex_values = tensor_for_core(tensor)
         self._core().add_tensor(
             tag,

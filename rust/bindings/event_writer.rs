@@ -463,6 +463,13 @@ impl PyEventWriter {
         self.fill_slot(py, slot, job.into_kind())
     }
 
+    /// Fills `slot` with a summary built by one of the module's `*_summary` functions
+    /// (media, tensors, PR curves, meshes whose values were copied from a GPU).
+    fn fill_encoder(&self, py: Python<'_>, slot: u64, encoder: &PySummaryEncoder) -> PyResult<()> {
+        let job = encoder.take()?;
+        self.fill_slot(py, slot, job.into_kind())
+    }
+
     /// Gives up `slot`: nothing is written for it. False if it was not waiting.
     fn cancel(&self, slot: u64) -> PyResult<bool> {
         Ok(self.inner.cancel(slot)?)
