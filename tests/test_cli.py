@@ -12,6 +12,8 @@ import ferroboard
 import numpy as np
 import pandas as pd
 import pytest
+import tbparse
+from ferroboard.reader._values import decode_image, decode_wav
 from procs import child_env
 from reader_logs import write_runs
 
@@ -117,6 +119,138 @@ def test_export_filters_json_and_parquet(logdir: Path, tmp_path: Path) -> None:
     )
     rows = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert [r["value"] for r in rows] == csv["value"].tolist()
+
+
+def export_all(logdir: Path, out: Path, media: Path) -> None:
+    for ext in ("csv", "jsonl", "parquet"):
+        args = ["--kind", "all", "--media-dir", str(media)]
+        done = run("export", str(logdir), "-o", str(out / f"all.{ext}"), *args)
+        assert done.returncode == 0, done.stderr
+        for kind in ("scalars", "tensors", "histograms", "text", "hparams", "images", "audio"):
+            assert (out / f"all.{kind}.{ext}").exists()
+
+
+def read_all(out: Path, kind: str) -> dict[str, pd.DataFrame]:
+    jsonl = (out / f"all.{kind}.jsonl").read_text().splitlines()
+    return {
+        "csv": pd.read_csv(out / f"all.{kind}.csv", keep_default_na=False, na_values=[""]),
+        "json": pd.DataFrame([json.loads(line) for line in jsonl]),
+        "parquet": pd.read_parquet(out / f"all.{kind}.parquet"),
+    }
+
+
+def keys(df: pd.DataFrame, run: str = "run", tag: str = "tag") -> list:
+    runs = df[run].astype(str).replace("", ".")
+    return list(zip(runs, df[tag].astype(str), df["step"] if "step" in df else [0] * len(df)))
+
+
+def test_export_every_kind_reads_back_as_tbparse_and_the_reader(
+    logdir: Path, tmp_path: Path
+) -> None:
+    media = tmp_path / "media"
+    export_all(logdir, tmp_path, media)
+    extra = {"dir_name", "wall_time"}
+    theirs = tbparse.SummaryReader(str(logdir), extra_columns=extra)
+
+    # Histograms: one row per histogram (JSON, Parquet), one per bucket (CSV).
+    want = theirs.histograms
+    got = read_all(tmp_path, "histograms")
+    for fmt in ("json", "parquet"):
+        df = got[fmt]
+        assert keys(df) == keys(want, "dir_name") and len(df) > 0
+        np.testing.assert_array_equal(df["wall_time"], want["wall_time"])
+        for a, b in zip(df["limits"], want["limits"]):
+            np.testing.assert_array_equal(np.asarray(a, np.float64), b)
+        for a, b in zip(df["counts"], want["counts"]):
+            np.testing.assert_array_equal(np.asarray(a, np.float64), b)
+    csv = got["csv"]
+    assert list(csv.columns) == ["run", "tag", "step", "wall_time", "limit", "count"]
+    lengths = [len(x) for x in want["limits"]]
+    assert keys(csv) == [k for k, n in zip(keys(want, "dir_name"), lengths) for _ in range(n)]
+    np.testing.assert_array_equal(csv["limit"], np.concatenate(list(want["limits"])))
+    np.testing.assert_array_equal(csv["count"], np.concatenate(list(want["counts"])))
+
+    # Tensors: scalar-valued (new-style scalars) and shaped (PR curves).
+    want = theirs.tensors
+    got = read_all(tmp_path, "tensors")
+    shaped = [np.ndim(v) > 0 for v in want["value"]]
+    assert any(shaped) and not all(shaped)
+    for fmt in ("json", "parquet"):
+        df = got[fmt]
+        assert keys(df) == keys(want, "dir_name")
+        for values, strings, shape, v in zip(
+            df["values"], df["strings"], df["shape"], want["value"]
+        ):
+            if isinstance(v, bytes):  # the custom scalars layout: a string tensor
+                assert values is None and list(strings) == [v.decode()]
+                continue
+            want_v = np.asarray(v, np.float64)
+            got_v = np.asarray(values, np.float64).reshape(np.asarray(shape, np.int64))
+            np.testing.assert_array_equal(got_v, want_v)
+    df = got["csv"]
+    assert keys(df) == keys(want, "dir_name")
+    for text, shape, v in zip(df["value"].astype(str), df["shape"].fillna(""), want["value"]):
+        if isinstance(v, bytes):
+            assert text == v.decode()
+        elif np.ndim(v) == 0:
+            assert float(text) == v and shape == ""
+        else:
+            np.testing.assert_array_equal(json.loads(text), np.asarray(v).reshape(-1))
+            assert shape == "x".join(map(str, np.shape(v)))
+
+    # Text.
+    want = theirs.text
+    for fmt, df in read_all(tmp_path, "text").items():
+        assert keys(df) == keys(want, "dir_name"), fmt
+        assert df["value"].tolist() == want["value"].tolist(), fmt
+
+    # Hparams: the run, name and value (CSV and Parquet as text).
+    want = theirs.hparams
+    assert len(want) > 0
+    want_keys = sorted(zip(want["dir_name"].replace("", "."), want["tag"]))
+    for fmt, df in read_all(tmp_path, "hparams").items():
+        assert sorted(zip(df["run"], df["name"])) == want_keys, fmt
+        got_v = dict(zip(zip(df["run"], df["name"]), df["value"]))
+        for run_, tag, value in zip(want["dir_name"].replace("", "."), want["tag"], want["value"]):
+            expect = value if fmt == "json" or isinstance(value, str) else json.dumps(value)
+            assert got_v[(run_, tag)] == expect, (fmt, run_, tag)
+
+    # Images and audio: metadata rows, and the files written under --media-dir.
+    ours = ferroboard.SummaryReader(
+        logdir, extra_columns=extra | {"width", "height", "sample_rate", "length_frames"}
+    )
+    for kind, decode in (("images", decode_image), ("audio", decode_wav)):
+        want = getattr(ours, kind)
+        assert len(want) > 0
+        for fmt, df in read_all(tmp_path, kind).items():
+            assert keys(df) == keys(want, "dir_name"), (kind, fmt)
+            assert (df["bytes"] > 0).all()
+            cols = ("width", "height") if kind == "images" else ("sample_rate", "length_frames")
+            for c in cols:
+                np.testing.assert_array_equal(df[c], want[c], err_msg=f"{kind} {fmt} {c}")
+            for rel, value in zip(df["file"], want["value"]):
+                np.testing.assert_array_equal(decode((media / rel).read_bytes()), value)
+        suffixes = {p.suffix for p in media.rglob("*") if p.is_file()}
+        assert suffixes == {".png", ".wav"}
+
+    # Scalars are what they were.
+    long = pd.read_csv(tmp_path / "all.scalars.csv", keep_default_na=False)
+    assert len(long) == len(long_frame(logdir))
+
+
+def test_export_kind_errors(logdir: Path, tmp_path: Path) -> None:
+    out = str(tmp_path / "x.csv")
+    bad = run("export", str(logdir), "-o", out, "--kind", "graphs")
+    assert bad.returncode == 2 and "--kind: unknown kinds ['graphs']" in bad.stderr
+    wide = run("export", str(logdir), "-o", out, "--kind", "histograms", "--wide")
+    assert wide.returncode == 2 and "--kind scalars only" in wide.stderr
+    media = run("export", str(logdir), "-o", out, "--media-dir", str(tmp_path / "m"))
+    assert media.returncode == 2 and "--media-dir needs" in media.stderr
+    one = run("export", str(logdir), "-o", out, "--kind", "text", "--run", "^run0$")
+    assert one.returncode == 0, one.stderr
+    text = pd.read_csv(out)
+    assert list(text.columns) == ["run", "tag", "step", "wall_time", "value"]
+    assert text["run"].tolist() == ["run0"] * 3 and text["value"][2] == "step 2 of run 0"
 
 
 def test_export_wide_has_one_column_per_tag(logdir: Path, tmp_path: Path) -> None:

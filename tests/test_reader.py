@@ -257,3 +257,29 @@ def test_bad_checksum_names_file_and_offset_and_keeps_the_rest(
         warnings.simplefilter("error")
         with pytest.raises(EventFileDamageWarning):
             list(ferroboard.read_events(path))
+
+
+def light_and_full(path: Path) -> tuple:
+    from ferroboard._cli_scan import read_with_progress, summarize
+
+    light = read_with_progress(str(path), quiet=True, light=True)
+    full = read_with_progress(str(path), quiet=True)
+    return light[0], summarize(*light), full[0], summarize(*full)
+
+
+def test_light_scan_lists_what_the_full_decode_reads(logdir: Path, tmp_path: Path) -> None:
+    # `ferroboard ls` reads without payloads: the same runs, tags, kinds, counts, step and
+    # wall-time ranges as from the full decode, restarts included.
+    for path in (logdir, write_restart(tmp_path / "restart", "ferroboard")):
+        light_data, light, full_data, full = light_and_full(path)
+        assert light == full and len(full) > 0
+    kinds = {s.kind for s in light_and_full(logdir)[1]}
+    assert {"scalars", "histograms", "images", "text", "pr_curves", "custom_scalars"} <= kinds
+    # ...and it did leave the payloads out.
+    light_data, _, full_data, _ = light_and_full(logdir)
+    for i in range(len(full_data)):
+        assert len(light_data.histograms(i)["limits"]) == 0
+        if len(full_data.histograms(i)["step"]):
+            assert len(full_data.histograms(i)["limits"]) > 0
+        assert all(row[5] == b"" for row in light_data.tensors(i)[0])
+        assert all(row[6] == b"" for row in light_data.images(i)[0])

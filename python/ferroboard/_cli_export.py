@@ -1,5 +1,6 @@
 """``ferroboard export``: every scalar of every run as one table, long or wide, optionally
-aggregated over runs, written as CSV (by the core), JSON Lines or Parquet."""
+aggregated over runs, and the tables of the other kinds (``_cli_export_kinds``), written as
+CSV (by the core), JSON Lines or Parquet."""
 
 from __future__ import annotations
 
@@ -23,13 +24,24 @@ class ExportError(ValueError):
 @dataclass
 class Table:
     """Columns in order; a column is ``(kind, values, names)`` with kind ``i64``, ``f64``,
-    ``f32`` or ``names`` (``values`` are indices into ``names``)."""
+    ``f32``, ``names`` (``values`` are indices into ``names``) or ``obj`` (``values`` a list
+    of JSON values: lists, strings, numbers, None; JSON Lines and Parquet only)."""
 
     header: list[str]
-    columns: list[tuple[str, np.ndarray, list[str]]]
+    columns: list[tuple[str, Any, list[str]]]
 
     def __len__(self) -> int:
         return len(self.columns[0][1]) if self.columns else 0
+
+
+def pattern(option: str, text: Optional[str]) -> Optional[re.Pattern[str]]:
+    """``--run`` / ``--tag``'s regular expression."""
+    if text is None:
+        return None
+    try:
+        return re.compile(text)
+    except re.error as e:
+        raise ExportError(f"--{option}: invalid regular expression {text!r}: {e}") from e
 
 
 def scalars(data: Any, files: int, run: Optional[str], tag: Optional[str]) -> dict[str, Any]:
@@ -46,13 +58,10 @@ def scalars(data: Any, files: int, run: Optional[str], tag: Optional[str]) -> di
     }
     runs = [d or "." for d in dirs]
     keep = np.ones(len(cols["step"]), dtype=np.bool_)
-    for name, pattern, names in (("run", run, runs), ("tag", tag, tags)):
-        if pattern is None:
+    for name, text, names in (("run", run, runs), ("tag", tag, tags)):
+        rx = pattern(name, text)
+        if rx is None:
             continue
-        try:
-            rx = re.compile(pattern)
-        except re.error as e:
-            raise ExportError(f"--{name}: invalid regular expression {pattern!r}: {e}") from e
         ok = np.array([rx.search(n) is not None for n in names] or [False], dtype=np.bool_)
         keep = keep & ok[cols[name]]
     if not keep.all():
@@ -157,8 +166,25 @@ def aggregate_table(c: dict[str, Any], ops: list[str], wide: bool) -> Table:
     return Table(header, columns)
 
 
+def _arrow_type(pa: Any, values: list[Any]) -> Any:
+    """The Arrow type of an ``obj`` column: lists of doubles, lists of strings or lists of
+    integers (shapes); None where the column is all nulls (Arrow infers the rest)."""
+    for v in values:
+        if isinstance(v, list):
+            for x in v:
+                if isinstance(x, str):
+                    return pa.list_(pa.string())
+                if isinstance(x, float):
+                    return pa.list_(pa.float64())
+    if values and all(isinstance(v, list) for v in values):
+        return pa.list_(pa.int64())
+    return None
+
+
 def write(table: Table, path: str, fmt: str) -> int:
     if fmt == "csv":
+        if any(kind == "obj" for kind, _, _ in table.columns):
+            raise ValueError("a list column cannot be written as CSV")
         cols = [
             (
                 kind,
@@ -186,6 +212,8 @@ def write(table: Table, path: str, fmt: str) -> int:
                 )
             elif kind == "f32":
                 arrays.append(pa.array(v.astype(np.float32)))
+            elif kind == "obj":
+                arrays.append(pa.array(v, _arrow_type(pa, v)))
             else:
                 arrays.append(pa.array(v))
         pq.write_table(pa.table(arrays, names=table.header), path)
@@ -202,6 +230,8 @@ def write(table: Table, path: str, fmt: str) -> int:
                 )
             elif kind == "f64":
                 lists.append([x if math.isfinite(x) else None for x in v.tolist()])
+            elif kind == "obj":
+                lists.append(v)
             else:
                 lists.append(v.tolist())
         with open(path, "w", encoding="utf-8") as f:

@@ -38,16 +38,26 @@ def _mb(n: float) -> str:
 
 
 def read_with_progress(
-    path: str, kinds: Iterable[str] = CORE_KINDS, *, check_crc: bool = True, quiet: bool = False
+    path: str,
+    kinds: Iterable[str] = CORE_KINDS,
+    *,
+    check_crc: bool = True,
+    quiet: bool = False,
+    light: bool = False,
 ) -> tuple[Any, list[FileReport]]:
-    """Reads ``path`` in the core on a thread while stderr shows how far it got."""
+    """Reads ``path`` in the core on a thread while stderr shows how far it got.
+
+    ``light``: every record framed and checked, but only the step, wall time, tag and
+    plugin of each value read (no tensor, bucket or image decoded): what ``ls`` needs."""
     total = event_bytes(path)
     progress = _core.ReadProgress()
     result: dict[str, Any] = {}
 
     def work() -> None:
         try:
-            result["data"] = _core.read_log(path, sorted(set(kinds)), check_crc, progress)
+            result["data"] = _core.read_log(
+                path, sorted(set(kinds)), check_crc, progress, light=light
+            )
         except BaseException as e:  # re-raised on the caller's thread
             result["error"] = e
 

@@ -15,6 +15,7 @@ __all__ = [
     "EmbeddingWriter",
     "EventIterator",
     "EventWriter",
+    "F64Buffer",
     "FAULT_INJECTION",
     "LogData",
     "MAX_EVENT_BYTES",
@@ -388,6 +389,12 @@ class ReadProgress:
     def bytes(self) -> int: ...
 
 @final
+class F64Buffer:
+    """Doubles built by the core, exposed through the buffer protocol (writable)."""
+
+    def __len__(self) -> int: ...
+
+@final
 class LogData:
     """Every event file under a log path, read into columns."""
 
@@ -431,7 +438,11 @@ class EventIterator:
     def damage(self) -> list[_Damage]: ...
 
 def read_log(
-    path: str, kinds: list[str], check_crc: bool = True, progress: Optional[ReadProgress] = None
+    path: str,
+    kinds: list[str],
+    check_crc: bool = True,
+    progress: Optional[ReadProgress] = None,
+    light: bool = False,
 ) -> LogData: ...
 def iter_events(path: str, check_crc: bool = True) -> EventIterator: ...
 def hparams_session_start(content: bytes) -> Optional[list[tuple[str, Any]]]: ...

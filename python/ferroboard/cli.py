@@ -46,7 +46,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from ._cli_scan import format_wall, read_with_progress, summarize
 
     data, reports = read_with_progress(
-        _existing(args.logdir), check_crc=not args.no_crc, quiet=args.quiet
+        _existing(args.logdir), check_crc=not args.no_crc, quiet=args.quiet, light=True
     )
     rows = summarize(data, reports)
     if args.json:
@@ -78,22 +78,38 @@ def cmd_ls(args: argparse.Namespace) -> int:
     return _damage_notes(reports, args.strict)
 
 
+def _kind_outputs(output: str, kinds: list[str]) -> list[tuple[str, str]]:
+    """``(kind, file)``: the output itself for one kind, else ``<stem>.<kind><ext>``."""
+    if len(kinds) == 1:
+        return [(kinds[0], output)]
+    stem, ext = os.path.splitext(output)
+    return [(k, f"{stem}.{k}{ext}") for k in kinds]
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from ._cli_export import (
         AGGREGATES,
         ExportError,
         aggregate_table,
         long_table,
+        pattern,
         scalars,
         wide_table,
         write,
     )
+    from ._cli_export_kinds import KINDS, kind_table
     from ._cli_scan import read_with_progress
 
     fmt = args.format or os.path.splitext(args.output)[1].lstrip(".").lower() or "csv"
     fmt = {"jsonl": "json", "pq": "parquet"}.get(fmt, fmt)
     if fmt not in ("csv", "json", "parquet"):
         raise UsageError(f"--format: unknown format {fmt!r}; choose csv, json or parquet")
+    kinds = [k.strip() for k in args.kind.split(",") if k.strip()]
+    if kinds == ["all"]:
+        kinds = list(KINDS)
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not kinds:
+        raise UsageError(f"--kind: unknown kinds {bad}; choose from {', '.join(KINDS)} or all")
     ops: list[str] = []
     if args.aggregate:
         ops = [o.strip() for o in args.aggregate.split(",") if o.strip()]
@@ -102,21 +118,34 @@ def cmd_export(args: argparse.Namespace) -> int:
             raise UsageError(
                 f"--aggregate: unknown statistics {bad}; choose from {', '.join(AGGREGATES)}"
             )
+    if (ops or args.wide) and kinds != ["scalars"]:
+        raise UsageError("--wide and --aggregate apply to --kind scalars only")
+    if args.media_dir and not {"images", "audio"} & set(kinds):
+        raise UsageError("--media-dir needs --kind images, audio or all")
+    core_kinds = {"text": "tensors", "hparams": "tensors"}
     data, reports = read_with_progress(
-        _existing(args.logdir), ["scalars"], check_crc=not args.no_crc, quiet=args.quiet
+        _existing(args.logdir),
+        sorted({core_kinds.get(k, k) for k in kinds}),
+        check_crc=not args.no_crc,
+        quiet=args.quiet,
     )
     code = _damage_notes(reports, args.strict)
     try:
-        cols = scalars(data, len(reports), args.run, args.tag)
-        if ops:
-            table = aggregate_table(cols, ops, args.wide)
-        else:
-            table = wide_table(cols) if args.wide else long_table(cols)
-        n = write(table, args.output, fmt)
+        run_rx, tag_rx = pattern("run", args.run), pattern("tag", args.tag)
+        for kind, output in _kind_outputs(args.output, kinds):
+            if kind == "scalars":
+                cols = scalars(data, len(reports), args.run, args.tag)
+                if ops:
+                    table = aggregate_table(cols, ops, args.wide)
+                else:
+                    table = wide_table(cols) if args.wide else long_table(cols)
+            else:
+                table = kind_table(data, reports, kind, fmt, run_rx, tag_rx, args.media_dir)
+            n = write(table, output, fmt)
+            if not args.quiet:
+                print(f"wrote {n:,} rows to {output}", file=sys.stderr)
     except ExportError as e:
         raise UsageError(str(e)) from e
-    if not args.quiet:
-        print(f"wrote {n:,} rows to {args.output}", file=sys.stderr)
     return code
 
 
@@ -187,19 +216,45 @@ def parser() -> argparse.ArgumentParser:
 
     ex = sub.add_parser(
         "export",
-        help="every scalar of every run to CSV, JSON or Parquet",
-        description="Write every scalar point of every run (or those matching "
-        "--run/--tag) to one file: long format (run, tag, step, "
-        "wall_time, value) or wide (--wide: step, wall_time, one "
-        "column per tag, and run when there are several).",
+        help="every point of every run, of any kind, to CSV, JSON Lines or Parquet",
+        description="Write every point of every run (or those matching --run/--tag) to "
+        "one file per kind. scalars: long format (run, tag, step, wall_time, value) or "
+        "wide (--wide: step, wall_time, one column per tag, and run when there are "
+        "several), or --aggregate over runs. tensors: dtype, shape and the values "
+        "flattened row-major (JSON/Parquet: the list `values`, or `strings` for text "
+        "tensors; CSV: `value` is a one-element tensor's value, else the JSON text of "
+        "the flat list). histograms: JSON/Parquet one row per histogram with min, max, "
+        "num, sum, sum_squares and the lists limits and counts; CSV one row per bucket "
+        "(limit: its right edge, count). text: value. hparams: run, name, value (CSV and "
+        "Parquet: as text, JSON for non-strings). images, audio: one row per item with "
+        "width/height or sample_rate/length_frames/content_type, bytes (encoded size) "
+        "and file (the PNG/WAV written under --media-dir, else empty).",
     )
     common(ex)
-    ex.add_argument("-o", "--output", required=True, help="output file")
+    ex.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output file; with several kinds, one file per kind: <stem>.<kind><ext>",
+    )
     ex.add_argument(
         "--format",
         choices=("csv", "json", "parquet"),
         help="default: from the output's extension (csv otherwise); json writes "
         "JSON Lines; parquet needs pyarrow",
+    )
+    ex.add_argument(
+        "--kind",
+        default="scalars",
+        metavar="KINDS",
+        help="comma-separated from scalars, tensors, histograms, text, hparams, images, "
+        "audio, or all (default: scalars)",
+    )
+    ex.add_argument(
+        "--media-dir",
+        metavar="DIR",
+        help="write each image (PNG as stored) and audio clip (WAV) as a file under DIR: "
+        "<run>/<tag>/<step>_<n>.<ext>",
     )
     ex.add_argument("--wide", action="store_true", help="one column per tag")
     ex.add_argument("--tag", metavar="REGEX", help="only tags matching (re.search)")

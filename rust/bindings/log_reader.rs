@@ -8,12 +8,14 @@ use std::sync::Arc;
 
 use prost::Message;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyDict, PyList, PyTuple};
 
 use crate::error::FerroError;
 use crate::format::proto::{summary_value::Value, DataType, Event, EventWhat, TensorProto};
 use crate::reader::csv::{write_csv as write_columns, Column};
-use crate::reader::decode::{FileData, Histogram, Kinds, Rows};
+use crate::reader::decode::{FileData, HistRow, Kinds, Rows};
+
+use super::owned_buffer::PyF64Buffer;
 use crate::reader::scan::{Damage, RecordScanner};
 use crate::reader::table::scalar_table;
 use crate::reader::walk::{list_event_files, read_files, LogFile};
@@ -27,16 +29,6 @@ fn le_bytes<'py, T: Copy, const N: usize>(
     PyBytes::new_with(py, v.len() * N, |buf| {
         for (chunk, &x) in buf.chunks_exact_mut(N).zip(v) {
             chunk.copy_from_slice(&to(x));
-        }
-        Ok(())
-    })
-}
-
-/// Like `f64s`, as a `bytearray`: numpy wraps it as a writable array without a copy.
-fn f64s_writable<'py>(py: Python<'py>, v: &[f64]) -> PyResult<Bound<'py, PyByteArray>> {
-    PyByteArray::new_with(py, v.len() * 8, |buf| {
-        for (chunk, &x) in buf.chunks_exact_mut(8).zip(v) {
-            chunk.copy_from_slice(&x.to_le_bytes());
         }
         Ok(())
     })
@@ -92,6 +84,9 @@ fn io_error(path: &std::path::Path, e: std::io::Error) -> FerroError {
 pub struct PyLogData {
     files: Vec<LogFile>,
     data: Vec<FileData>,
+    /// Each file's histogram bucket limits and counts, moved out of `data` into objects
+    /// numpy wraps without a copy.
+    hist_buffers: Vec<(Py<PyF64Buffer>, Py<PyF64Buffer>)>,
 }
 
 /// Bytes read so far by the `read_log` calls given this counter (for a progress bar).
@@ -116,17 +111,20 @@ impl PyReadProgress {
 }
 
 /// Reads the event files under `path` (or the file `path`), in parallel, keeping the
-/// `kinds` of rows named.
+/// `kinds` of rows named; `light`: without their payloads (tensors, images and audio
+/// empty, histograms without buckets, plugin contents empty), for a listing.
 #[pyfunction]
-#[pyo3(signature = (path, kinds, check_crc = true, progress = None))]
+#[pyo3(signature = (path, kinds, check_crc = true, progress = None, light = false))]
 pub fn read_log(
     py: Python<'_>,
     path: PathBuf,
     kinds: Vec<String>,
     check_crc: bool,
     progress: Option<&PyReadProgress>,
+    light: bool,
 ) -> PyResult<PyLogData> {
-    let kinds = kinds_from(&kinds)?;
+    let mut kinds = kinds_from(&kinds)?;
+    kinds.light = light;
     let counter = progress.map(|p| p.bytes.clone());
     let result = py.detach(|| {
         list_event_files(&path).map(|files| {
@@ -134,8 +132,18 @@ pub fn read_log(
             (files, data)
         })
     });
-    let (files, data) = result.map_err(|e| io_error(&path, e))?;
-    Ok(PyLogData { files, data })
+    let (files, mut data) = result.map_err(|e| io_error(&path, e))?;
+    let mut hist_buffers = Vec::with_capacity(data.len());
+    for d in &mut data {
+        let limits = PyF64Buffer::new(std::mem::take(&mut d.hist_limits));
+        let counts = PyF64Buffer::new(std::mem::take(&mut d.hist_counts));
+        hist_buffers.push((Py::new(py, limits)?, Py::new(py, counts)?));
+    }
+    Ok(PyLogData {
+        files,
+        data,
+        hist_buffers,
+    })
 }
 
 impl PyLogData {
@@ -262,25 +270,16 @@ impl PyLogData {
     }
 
     /// Histograms of file `i`: a dict of bytes columns `step, wall, tag, min, max, num,
-    /// sum, sum_squares, offsets` (uint64, one more than rows), `limits`, `counts` (as
-    /// bytearrays: writable) and the list `order`.
+    /// sum, sum_squares, start, end` (uint64: row `r`'s buckets are `[start[r], end[r])`
+    /// of the flat buffers), `limits` and `counts` (the flat buffers, writable `F64Buffer`s
+    /// shared by every call) and the list `order`.
     fn histograms<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyDict>> {
         let r = &self.get(i)?.histograms;
+        let (limits, counts) = &self.hist_buffers[i];
         let d = PyDict::new(py);
-        let col = |f: fn(&Histogram) -> f64| -> Vec<f64> { r.item.iter().map(f).collect() };
-        let mut offsets = Vec::with_capacity(r.len() + 1);
-        let total: usize = r.item.iter().map(|h| h.limits.len()).sum();
-        let mut limits = Vec::with_capacity(total);
-        let mut counts = Vec::with_capacity(total);
-        offsets.push(0u64);
-        for h in &r.item {
-            limits.extend_from_slice(&h.limits);
-            // A malformed histogram may have fewer counts than limits; pad so that both
-            // columns split at the same offsets.
-            counts.extend_from_slice(&h.counts[..h.counts.len().min(h.limits.len())]);
-            counts.resize(limits.len(), 0.0);
-            offsets.push(limits.len() as u64);
-        }
+        let col = |f: fn(&HistRow) -> f64| -> Vec<f64> { r.item.iter().map(f).collect() };
+        let start: Vec<u64> = r.item.iter().map(|h| h.start as u64).collect();
+        let end: Vec<u64> = r.item.iter().map(|h| (h.start + h.len) as u64).collect();
         d.set_item("step", i64s(py, &r.step)?)?;
         d.set_item("wall", f64s(py, &r.wall)?)?;
         d.set_item("tag", u32s(py, &r.tag)?)?;
@@ -289,9 +288,10 @@ impl PyLogData {
         d.set_item("num", f64s(py, &col(|h| h.num))?)?;
         d.set_item("sum", f64s(py, &col(|h| h.sum))?)?;
         d.set_item("sum_squares", f64s(py, &col(|h| h.sum_squares))?)?;
-        d.set_item("offsets", le_bytes(py, &offsets, u64::to_le_bytes)?)?;
-        d.set_item("limits", f64s_writable(py, &limits)?)?;
-        d.set_item("counts", f64s_writable(py, &counts)?)?;
+        d.set_item("start", le_bytes(py, &start, u64::to_le_bytes)?)?;
+        d.set_item("end", le_bytes(py, &end, u64::to_le_bytes)?)?;
+        d.set_item("limits", limits.clone_ref(py))?;
+        d.set_item("counts", counts.clone_ref(py))?;
         d.set_item("order", r.order.clone())?;
         Ok(d)
     }

@@ -11,7 +11,8 @@
 //! - `event_writer`: the `EventWriter` class (every method in that one file);
 //! - `embedding`: the `EmbeddingWriter` class and the projector file formats;
 //! - `media`: PNG encoding, box drawing and PR-curve counts run now;
-//! - `reader`: reading event files back;
+//! - `reader`, `log_reader`: reading event files back; `owned_buffer`: Rust vectors that
+//!   numpy wraps without a copy;
 //! - `store`: URL log dirs: `ferroboard.sync`, listing and reading objects, `RemoteFiles`.
 
 mod arrays;
@@ -20,6 +21,7 @@ mod errors;
 mod event_writer;
 mod log_reader;
 mod media;
+mod owned_buffer;
 mod reader;
 mod store;
 mod summaries;
@@ -37,6 +39,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<log_reader::PyLogData>()?;
     m.add_class::<log_reader::PyEventIterator>()?;
     m.add_class::<log_reader::PyReadProgress>()?;
+    m.add_class::<owned_buffer::PyF64Buffer>()?;
     m.add_function(wrap_pyfunction!(log_reader::write_csv, m)?)?;
     m.add_function(wrap_pyfunction!(log_reader::read_log, m)?)?;
     m.add_function(wrap_pyfunction!(log_reader::iter_events, m)?)?;

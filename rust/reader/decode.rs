@@ -17,8 +17,8 @@ use std::sync::Arc;
 use prost::Message;
 
 use crate::format::proto::{
-    summary_value::Value, Event, EventWhat, HistogramProto, SessionStatus, SummaryAudio,
-    SummaryImage, TensorProto,
+    summary_value::Value, Event, EventWhat, PluginData, SessionLog, SessionStatus, Summary,
+    SummaryAudio, SummaryImage, SummaryMetadata, SummaryValue, TensorProto,
 };
 use crate::reader::scan::{Damage, RecordScanner};
 
@@ -30,6 +30,10 @@ pub struct Kinds {
     pub histograms: bool,
     pub images: bool,
     pub audio: bool,
+    /// Rows without payloads: step, wall time, tag and plugin name are read, but tensors,
+    /// images and audio are left empty, histograms keep their statistics but no buckets,
+    /// and plugin contents are empty (a listing's scan: see `light_event`).
+    pub light: bool,
 }
 
 impl Kinds {
@@ -40,6 +44,7 @@ impl Kinds {
             histograms: true,
             images: true,
             audio: true,
+            light: false,
         }
     }
 }
@@ -143,30 +148,17 @@ fn permute<T>(v: &mut Vec<T>, dest: &[usize]) {
     v.extend(slots.into_iter().flatten());
 }
 
-/// A histogram's statistics and buckets.
-#[derive(Debug, Default)]
-pub struct Histogram {
+/// A histogram's statistics; its buckets are `FileData::hist_limits[start..start + len]`
+/// and `FileData::hist_counts[start..start + len]`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HistRow {
     pub min: f64,
     pub max: f64,
     pub num: f64,
     pub sum: f64,
     pub sum_squares: f64,
-    pub limits: Vec<f64>,
-    pub counts: Vec<f64>,
-}
-
-impl From<HistogramProto> for Histogram {
-    fn from(h: HistogramProto) -> Self {
-        Histogram {
-            min: h.min,
-            max: h.max,
-            num: h.num,
-            sum: h.sum,
-            sum_squares: h.sum_squares,
-            limits: h.bucket_limit,
-            counts: h.bucket,
-        }
-    }
+    pub start: usize,
+    pub len: usize,
 }
 
 /// The plugin that the first metadata of a tag names, and its content.
@@ -184,7 +176,11 @@ pub struct FileData {
     pub tags: Vec<String>,
     pub scalars: Rows<f64>,
     pub tensors: Rows<TensorProto>,
-    pub histograms: Rows<Histogram>,
+    pub histograms: Rows<HistRow>,
+    /// The bucket limits and counts of every histogram row, one flat buffer each (counts
+    /// cut or padded with zeros to the number of limits, so that both split alike).
+    pub hist_limits: Vec<f64>,
+    pub hist_counts: Vec<f64>,
     pub images: Rows<SummaryImage>,
     pub audio: Rows<SummaryAudio>,
     /// Tags in the order their first metadata appeared, with its plugin.
@@ -214,6 +210,61 @@ impl FileData {
         table.ids.insert(tag.clone(), id);
         self.tags.push(tag);
         id
+    }
+
+    /// Appends one histogram: its statistics `[min, max, num, sum, sum_squares]` and buckets.
+    fn push_histogram(
+        &mut self,
+        step: i64,
+        wall: f64,
+        tag: u32,
+        stats: [f64; 5],
+        limits: impl Iterator<Item = f64>,
+        counts: impl Iterator<Item = f64>,
+    ) {
+        if self.hist_limits.capacity() == 0 && limits.size_hint().0 > 0 {
+            // Every bucket value came from 8 bytes of this file, so this bounds both
+            // buffers: they never grow by copying. Only the pages written count towards
+            // memory, and the rest is given back when the file is done (`finish`).
+            let bound = usize::try_from(self.bytes / 8).unwrap_or(0);
+            self.hist_limits.reserve(bound);
+            self.hist_counts.reserve(bound);
+        }
+        let start = self.hist_limits.len();
+        self.hist_limits.extend(limits);
+        let len = self.hist_limits.len() - start;
+        self.hist_counts.extend(counts.take(len));
+        self.hist_counts.resize(start + len, 0.0);
+        let [min, max, num, sum, sum_squares] = stats;
+        let row = HistRow {
+            min,
+            max,
+            num,
+            sum,
+            sum_squares,
+            start,
+            len,
+        };
+        self.histograms.push(step, wall, tag, row);
+    }
+
+    /// Once the file is read: the histogram buffers without the buckets of purged rows
+    /// (rows keep their order) and without spare capacity.
+    fn finish_histograms(&mut self) {
+        let kept: usize = self.histograms.item.iter().map(|h| h.len).sum();
+        if kept < self.hist_limits.len() {
+            let mut at = 0;
+            for h in self.histograms.item.iter_mut() {
+                self.hist_limits.copy_within(h.start..h.start + h.len, at);
+                self.hist_counts.copy_within(h.start..h.start + h.len, at);
+                h.start = at;
+                at += h.len;
+            }
+            self.hist_limits.truncate(at);
+            self.hist_counts.truncate(at);
+        }
+        self.hist_limits.shrink_to_fit();
+        self.hist_counts.shrink_to_fit();
     }
 
     fn purge(&mut self, step: i64, tags: Option<&[u32]>) {
@@ -264,7 +315,7 @@ impl Accumulator {
     fn record(&mut self, offset: u64, payload: &[u8]) {
         let kinds = self.kinds;
         self.data.records += 1;
-        if let Some((wall, step, tag, x)) = plain_scalar(payload) {
+        if let Some((wall, step, tag, value)) = plain_value(payload) {
             self.data.first_wall.get_or_insert(wall);
             self.data.last_wall = Some(wall);
             let old_style = !self.version.is_some_and(|v| v >= 2.0);
@@ -279,18 +330,42 @@ impl Accumulator {
                     self.most_recent_step = step;
                 }
             }
-            if kinds.scalars {
+            let wanted = match value {
+                Plain::Scalar(_) => kinds.scalars,
+                Plain::Histogram(_) => kinds.histograms,
+            };
+            if wanted {
                 let id = match self.table.ids.get(tag) {
                     Some(&id) => id,
                     None => self.data.tag_id(&mut self.table, tag.to_owned()),
                 };
-                self.data.scalars.push(step, wall, id, f64::from(x));
+                match value {
+                    Plain::Scalar(x) => self.data.scalars.push(step, wall, id, f64::from(x)),
+                    Plain::Histogram(h) if kinds.light => {
+                        let none = || f64s_of(&[]);
+                        self.data
+                            .push_histogram(step, wall, id, h.stats, none(), none());
+                    }
+                    Plain::Histogram(h) => self.data.push_histogram(
+                        step,
+                        wall,
+                        id,
+                        h.stats,
+                        f64s_of(h.limits),
+                        f64s_of(h.counts),
+                    ),
+                }
             }
             return;
         }
-        let event = match Event::decode(payload) {
-            Ok(e) => e,
-            Err(_) => {
+        let light = if kinds.light {
+            light_event(payload)
+        } else {
+            None
+        };
+        let event = match light.map_or_else(|| Event::decode(payload).ok(), Some) {
+            Some(e) => e,
+            None => {
                 self.data.undecodable.push(offset);
                 return;
             }
@@ -362,7 +437,15 @@ impl Accumulator {
                 }
                 Some(Value::Histo(h)) if kinds.histograms => {
                     let id = self.data.tag_id(&mut self.table, v.tag);
-                    self.data.histograms.push(step, wall, id, h.into());
+                    let stats = [h.min, h.max, h.num, h.sum, h.sum_squares];
+                    self.data.push_histogram(
+                        step,
+                        wall,
+                        id,
+                        stats,
+                        h.bucket_limit.into_iter(),
+                        h.bucket.into_iter(),
+                    );
                 }
                 Some(Value::Image(img)) if kinds.images => {
                     let id = self.data.tag_id(&mut self.table, v.tag);
@@ -452,6 +535,7 @@ fn read_file_with(
     if let Some(mut scanner) = scanner {
         data.damage = std::mem::take(&mut scanner.damage);
     }
+    data.finish_histograms();
     data.scalars.group_by_tag();
     data.tensors.group_by_tag();
     data.histograms.group_by_tag();
@@ -508,10 +592,36 @@ fn pipelined(
     })
 }
 
-/// The common event of a scalar log, `Event{wall_time, step, summary{value{tag,
-/// simple_value}}}`, read without allocating: `(wall_time, step, tag, value)`. `None` for
-/// anything else (other fields, metadata, several values), which the full decode reads.
-pub fn plain_scalar(payload: &[u8]) -> Option<(f64, i64, &str, f32)> {
+/// The value of a `plain_value` event.
+#[derive(Debug, PartialEq)]
+pub enum Plain<'a> {
+    Scalar(f32),
+    Histogram(PlainHistogram<'a>),
+}
+
+/// A histogram as it lies in the payload: `[min, max, num, sum, sum_squares]` and the
+/// packed little-endian doubles of the bucket limits and counts.
+#[derive(Debug, PartialEq)]
+pub struct PlainHistogram<'a> {
+    pub stats: [f64; 5],
+    pub limits: &'a [u8],
+    pub counts: &'a [u8],
+}
+
+/// Packed little-endian doubles.
+fn f64s_of(b: &[u8]) -> impl Iterator<Item = f64> + '_ {
+    b.chunks_exact(8).map(|c| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(c);
+        f64::from_le_bytes(a)
+    })
+}
+
+/// The common events of a scalar or histogram log, `Event{wall_time, step,
+/// summary{value{tag, simple_value | histo}}}`, read without allocating: `(wall_time,
+/// step, tag, value)`. `None` for anything else (other fields, metadata, several values,
+/// unpacked buckets), which the full decode reads.
+pub fn plain_value(payload: &[u8]) -> Option<(f64, i64, &str, Plain<'_>)> {
     let (mut wall, mut step, mut summary) = (0.0f64, 0i64, None);
     let mut p = Wire::new(payload);
     while !p.done() {
@@ -535,14 +645,160 @@ pub fn plain_scalar(payload: &[u8]) -> Option<(f64, i64, &str, f32)> {
     while !v.done() {
         match v.key()? {
             (1, 2) => tag = v.bytes()?,
-            (2, 5) => x = Some(f32::from_le_bytes(v.fixed::<4>()?)),
+            (2, 5) if x.is_none() => x = Some(Plain::Scalar(f32::from_le_bytes(v.fixed::<4>()?))),
+            (5, 2) if x.is_none() => x = Some(Plain::Histogram(plain_histogram(v.bytes()?)?)),
             _ => return None,
         }
     }
     Some((wall, step, std::str::from_utf8(tag).ok()?, x?))
 }
 
-/// A protobuf wire-format cursor (only what `plain_scalar` needs).
+fn plain_histogram(b: &[u8]) -> Option<PlainHistogram<'_>> {
+    let mut h = Wire::new(b);
+    let mut stats = [0.0f64; 5];
+    let (mut limits, mut counts) = (None, None);
+    while !h.done() {
+        match h.key()? {
+            (f @ 1..=5, 1) => stats[f as usize - 1] = f64::from_le_bytes(h.fixed::<8>()?),
+            (6, 2) if limits.is_none() => limits = Some(h.bytes()?),
+            (7, 2) if counts.is_none() => counts = Some(h.bytes()?),
+            _ => return None,
+        }
+    }
+    let (limits, counts) = (limits.unwrap_or(&[]), counts.unwrap_or(&[]));
+    if limits.len() % 8 != 0 || counts.len() % 8 != 0 {
+        return None;
+    }
+    Some(PlainHistogram {
+        stats,
+        limits,
+        counts,
+    })
+}
+
+/// An event as the full decode reads it, but with every payload left out: summary values
+/// keep their tag, node name, plugin name (not its content) and which kind of value they
+/// hold (a scalar keeps its value; the others are empty); session logs keep their status,
+/// other events only their kind. Walks the wire format without decoding or copying the
+/// payloads. `None` for what it does not expect (a message field given twice, which the
+/// full decode merges, or an unknown field), which the full decode then reads.
+pub fn light_event(payload: &[u8]) -> Option<Event> {
+    let mut ev = Event::default();
+    let mut p = Wire::new(payload);
+    while !p.done() {
+        let (field, wire) = p.key()?;
+        match (field, wire) {
+            (1, 1) => ev.wall_time = f64::from_le_bytes(p.fixed::<8>()?),
+            (2, 0) => ev.step = p.varint()? as i64,
+            (3, 2) => {
+                let v = std::str::from_utf8(p.bytes()?).ok()?;
+                ev.what = Some(EventWhat::FileVersion(v.to_owned()));
+            }
+            (5, 2) if !matches!(ev.what, Some(EventWhat::Summary(_))) => {
+                ev.what = Some(EventWhat::Summary(light_summary(p.bytes()?)?));
+            }
+            (7, 2) if !matches!(ev.what, Some(EventWhat::SessionLog(_))) => {
+                let mut s = Wire::new(p.bytes()?);
+                let mut log = SessionLog::default();
+                while !s.done() {
+                    match s.key()? {
+                        (1, 0) => log.status = s.varint()? as i32,
+                        (_, w) => s.skip(w)?,
+                    }
+                }
+                ev.what = Some(EventWhat::SessionLog(log));
+            }
+            (4, 2) => {
+                p.bytes()?;
+                ev.what = Some(EventWhat::GraphDef(Vec::new()));
+            }
+            (9, 2) => {
+                p.bytes()?;
+                ev.what = Some(EventWhat::MetaGraphDef(Vec::new()));
+            }
+            (6, 2) => {
+                p.bytes()?;
+                ev.what = Some(EventWhat::LogMessage(Default::default()));
+            }
+            (8, 2) => {
+                p.bytes()?;
+                ev.what = Some(EventWhat::TaggedRunMetadata(Default::default()));
+            }
+            (10, 2) => {
+                p.bytes()?;
+            }
+            _ => return None,
+        }
+    }
+    Some(ev)
+}
+
+fn light_summary(b: &[u8]) -> Option<Summary> {
+    let mut s = Wire::new(b);
+    let mut out = Summary::default();
+    while !s.done() {
+        match s.key()? {
+            (1, 2) => out.value.push(light_value(s.bytes()?)?),
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+fn light_value(b: &[u8]) -> Option<SummaryValue> {
+    let text = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_owned);
+    let mut v = Wire::new(b);
+    let mut out = SummaryValue::default();
+    while !v.done() {
+        match v.key()? {
+            (1, 2) => out.tag = text(v.bytes()?)?,
+            (7, 2) => out.node_name = text(v.bytes()?)?,
+            (9, 2) if out.metadata.is_none() => {
+                let mut m = Wire::new(v.bytes()?);
+                let mut meta = SummaryMetadata::default();
+                while !m.done() {
+                    match m.key()? {
+                        (1, 2) if meta.plugin_data.is_none() => {
+                            let mut d = Wire::new(m.bytes()?);
+                            let mut plugin = PluginData::default();
+                            while !d.done() {
+                                match d.key()? {
+                                    (1, 2) => plugin.plugin_name = text(d.bytes()?)?,
+                                    (2, 2) => {
+                                        d.bytes()?;
+                                    }
+                                    _ => return None,
+                                }
+                            }
+                            meta.plugin_data = Some(plugin);
+                        }
+                        (2..=4, w) => m.skip(w)?,
+                        _ => return None,
+                    }
+                }
+                out.metadata = Some(meta);
+            }
+            (2, 5) => out.value = Some(Value::SimpleValue(f32::from_le_bytes(v.fixed::<4>()?))),
+            (3, 2) => {
+                v.bytes()?;
+                out.value = Some(Value::ObsoleteOldStyleHistogram(Vec::new()));
+            }
+            (f @ (4 | 5 | 6 | 8), 2) => {
+                v.bytes()?;
+                out.value = Some(match f {
+                    4 => Value::Image(Default::default()),
+                    5 => Value::Histo(Default::default()),
+                    6 => Value::Audio(Default::default()),
+                    _ => Value::Tensor(Default::default()),
+                });
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// A protobuf wire-format cursor (only what `plain_value` and `light_event` need).
 struct Wire<'a> {
     b: &'a [u8],
     i: usize,
@@ -576,6 +832,17 @@ impl<'a> Wire<'a> {
         self.i += N;
         s.try_into().ok()
     }
+    /// Skips a field's value of wire type `wire`.
+    fn skip(&mut self, wire: u64) -> Option<()> {
+        match wire {
+            0 => self.varint().map(drop),
+            1 => self.fixed::<8>().map(drop),
+            2 => self.bytes().map(drop),
+            5 => self.fixed::<4>().map(drop),
+            _ => None,
+        }
+    }
+
     fn bytes(&mut self) -> Option<&'a [u8]> {
         let n = usize::try_from(self.varint()?).ok()?;
         let s = self.b.get(self.i..self.i.checked_add(n)?)?;
@@ -587,7 +854,7 @@ impl<'a> Wire<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::proto::{Summary, SummaryMetadata, SummaryValue};
+    use crate::format::proto::HistogramProto;
 
     fn event(value: SummaryValue) -> Vec<u8> {
         Event {
@@ -600,21 +867,116 @@ mod tests {
     }
 
     #[test]
-    fn plain_scalar_reads_what_prost_reads_and_declines_the_rest() {
+    fn plain_value_reads_what_prost_reads_and_declines_the_rest() {
         let plain = event(SummaryValue {
             tag: "loss/ü".into(),
             value: Some(Value::SimpleValue(0.25)),
             ..Default::default()
         });
-        assert_eq!(plain_scalar(&plain), Some((12.5, -3, "loss/ü", 0.25)));
+        assert_eq!(
+            plain_value(&plain),
+            Some((12.5, -3, "loss/ü", Plain::Scalar(0.25)))
+        );
         let with_meta = event(SummaryValue {
             tag: "x".into(),
             metadata: Some(SummaryMetadata::for_plugin("scalars", vec![])),
             value: Some(Value::SimpleValue(1.0)),
             ..Default::default()
         });
-        assert_eq!(plain_scalar(&with_meta), None);
-        assert_eq!(plain_scalar(&plain[..plain.len() - 1]), None);
+        assert_eq!(plain_value(&with_meta), None);
+        assert_eq!(plain_value(&plain[..plain.len() - 1]), None);
+        let histo = HistogramProto {
+            min: -1.5,
+            max: 2.0,
+            num: 3.0,
+            sum: 0.5,
+            sum_squares: 6.25,
+            bucket_limit: vec![-1.0, 0.0, 2.0],
+            bucket: vec![1.0, 0.0, 2.0],
+        };
+        let h = event(SummaryValue {
+            tag: "w".into(),
+            value: Some(Value::Histo(histo.clone())),
+            ..Default::default()
+        });
+        let Some((12.5, -3, "w", Plain::Histogram(p))) = plain_value(&h) else {
+            panic!("not read as a plain histogram: {:?}", plain_value(&h));
+        };
+        assert_eq!(p.stats, [-1.5, 2.0, 3.0, 0.5, 6.25]);
+        assert_eq!(f64s_of(p.limits).collect::<Vec<_>>(), histo.bucket_limit);
+        assert_eq!(f64s_of(p.counts).collect::<Vec<_>>(), histo.bucket);
+    }
+
+    #[test]
+    fn histogram_buckets_share_flat_buffers_and_purged_ones_are_dropped() {
+        let mut bytes = Vec::new();
+        crate::format::tf_record::append_record(
+            &mut bytes,
+            &Event {
+                what: Some(EventWhat::FileVersion("brain.Event:2".into())),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        );
+        let histogram = |step: i64, n: usize, meta: bool| {
+            let mut ev = Event::decode(
+                event(SummaryValue {
+                    tag: format!("h{}", step % 2),
+                    metadata: meta.then(|| SummaryMetadata::for_plugin("histograms", vec![])),
+                    value: Some(Value::Histo(HistogramProto {
+                        num: step as f64,
+                        bucket_limit: (0..n).map(|k| k as f64).collect(),
+                        // One count short: padded with a zero.
+                        bucket: (1..n).map(|k| (step * 100) as f64 + k as f64).collect(),
+                        ..Default::default()
+                    })),
+                    ..Default::default()
+                })
+                .as_slice(),
+            )
+            .unwrap();
+            ev.step = step;
+            ev.encode_to_vec()
+        };
+        for step in 0..6 {
+            crate::format::tf_record::append_record(
+                &mut bytes,
+                &histogram(step, 3 + step as usize, step == 1),
+            );
+        }
+        // A restart at step 4 drops steps 4 and 5.
+        crate::format::tf_record::append_record(
+            &mut bytes,
+            &Event {
+                step: 4,
+                what: Some(EventWhat::SessionLog(crate::format::proto::SessionLog {
+                    status: SessionStatus::Start as i32,
+                    ..Default::default()
+                })),
+                ..Default::default()
+            }
+            .encode_to_vec(),
+        );
+        crate::format::tf_record::append_record(&mut bytes, &histogram(4, 2, false));
+        let path = std::env::temp_dir().join(format!("ferroboard-histo-{}", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let d = read_file(&path, Kinds::all(), true, None);
+        std::fs::remove_file(&path).unwrap();
+        // Grouped by tag: h0 (steps 0, 2, 4 of the restart), then h1 (steps 1, 3).
+        assert_eq!(d.histograms.step, vec![0, 2, 4, 1, 3]);
+        let lens: Vec<usize> = d.histograms.item.iter().map(|h| h.len).collect();
+        assert_eq!(lens, vec![3, 5, 2, 4, 6]);
+        assert_eq!(d.hist_limits.len(), 3 + 5 + 2 + 4 + 6);
+        assert_eq!(d.hist_counts.len(), d.hist_limits.len());
+        for (h, step) in d.histograms.item.iter().zip(&d.histograms.step) {
+            assert_eq!(h.num, *step as f64);
+            let limits = &d.hist_limits[h.start..h.start + h.len];
+            let counts = &d.hist_counts[h.start..h.start + h.len];
+            assert_eq!(limits, (0..h.len).map(|k| k as f64).collect::<Vec<_>>());
+            let mut want: Vec<f64> = (1..h.len).map(|k| (step * 100) as f64 + k as f64).collect();
+            want.push(0.0);
+            assert_eq!(counts, want);
+        }
     }
 
     #[test]

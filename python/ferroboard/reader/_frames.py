@@ -115,9 +115,10 @@ class FileRows:
             }
             steps = np.frombuffer(h["step"], dtype=np.int64)
             tags = np.frombuffer(h["tag"], dtype=np.uint32)
-            offsets = np.frombuffer(h["offsets"], dtype=np.uint64).astype(np.int64)
+            starts = np.frombuffer(h["start"], dtype=np.uint64).tolist()
+            ends = np.frombuffer(h["end"], dtype=np.uint64).tolist()
             for r in range(len(steps)):
-                a, b = offsets[r], offsets[r + 1]
+                a, b = starts[r], ends[r]
                 out.setdefault(int(tags[r]), []).append(
                     {
                         "step": int(steps[r]),
@@ -310,17 +311,28 @@ class Tree:
         return finish(frames, extra, pivot)
 
 
+def _bucket_cells(flat: np.ndarray, starts: list[int], ends: list[int]) -> np.ndarray:
+    """One array per row, each a view of ``flat``; filled one by one, since numpy would
+    turn a list of equal-length arrays into a 2-d array."""
+    cells = np.empty(len(starts), dtype=object)
+    for j, (a, b) in enumerate(zip(starts, ends)):
+        cells[j] = flat[a:b]
+    return cells
+
+
 def histogram_frame(data: Any, files: list[tuple[int, str, str]], extra: set[str]) -> Any:
     """The long-format histograms of ``files`` (``(index, dir_name, file_name)``, in visiting
     order) as tbparse's frame, built from whole columns: one stable sort over the stacked
-    files gives the row order that sorting directory by directory gives."""
+    files gives the row order that sorting directory by directory gives.
+
+    The bucket arrays of the rows are views of each file's flat buffers, which the core
+    built and hands over without a copy (docs/reader.md, "Memory")."""
     pd = pandas()
     parts: dict[str, list[np.ndarray]] = defaultdict(list)
     tag_names: list[str] = []
     tag_code: dict[str, int] = {}
     dirs: list[str] = []
     names: list[str] = []
-    base = 0
     for i, dir_name, file_name in files:
         h = data.histograms(i)
         steps = np.frombuffer(h["step"], np.int64)
@@ -333,19 +345,16 @@ def histogram_frame(data: Any, files: list[tuple[int, str, str]], extra: set[str
         parts["tag"].append(local[np.frombuffer(h["tag"], np.uint32)])
         for c in ("wall", "min", "max", "num", "sum", "sum_squares"):
             parts[c].append(np.frombuffer(h[c], np.float64))
-        offsets = np.frombuffer(h["offsets"], np.uint64).astype(np.int64)
-        parts["offsets"].append(offsets[1:] + base)
-        base += int(offsets[-1])
-        parts["limits"].append(np.frombuffer(h["limits"], np.float64))
-        parts["counts"].append(np.frombuffer(h["counts"], np.float64))
+        starts = np.frombuffer(h["start"], np.uint64).tolist()
+        ends = np.frombuffer(h["end"], np.uint64).tolist()
+        for c in ("counts", "limits"):
+            parts[c].append(_bucket_cells(np.frombuffer(h[c], np.float64), starts, ends))
         parts["dir"].append(np.full(len(steps), len(dirs), np.int64))
         parts["file"].append(np.full(len(steps), len(names), np.int64))
         dirs.append(dir_name)
         names.append(file_name)
     if not parts:
         return pd.DataFrame()
-    # One file's columns are used as they come (limits and counts are writable views of
-    # the core's buffers); several files' are stacked.
     col = {c: v[0] if len(v) == 1 else np.concatenate(v) for c, v in parts.items()}
 
     # Ranks of the names in sorted order, so that integer keys sort like the strings.
@@ -362,21 +371,12 @@ def histogram_frame(data: Any, files: list[tuple[int, str, str]], extra: set[str
     if "dir_name" in extra:
         keys.append(ranks(dirs)[col["dir"]])
     order = np.lexsort(keys)
-    ends = col["offsets"]
-    starts = np.concatenate([[0], ends[:-1]])
-    limits, counts = col["limits"], col["counts"]
     out: dict[str, Any] = {
         "step": col["step"][order],
         "tag": string_column(pd, col["tag"][order].astype(np.uint32), tag_names),
+        "counts": col["counts"][order],
+        "limits": col["limits"][order],
     }
-    rows = order.tolist()
-    for name, flat in (("counts", counts), ("limits", limits)):
-        # One array per row (views into one writable copy); filled one by one, since numpy
-        # would turn a list of equal-length arrays into a 2-d array.
-        cells = np.empty(len(rows), dtype=object)
-        for j, r in enumerate(rows):
-            cells[j] = flat[starts[r] : ends[r]]
-        out[name] = cells
     for c in ("max", "min", "num", "sum", "sum_squares"):
         if c in extra:
             out[c] = col[c][order]
