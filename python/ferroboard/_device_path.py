@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from . import _capture, _device_histogram
+from . import _capture, _device_histogram, _fused_histogram
 from ._pending import Entry, PendingQueue
 from .conversions import array_for_core, check_tag
 from .file_writer import FileWriter
@@ -353,6 +353,19 @@ def enqueue(
 
 def _reduce_group(torch: Any, core: Any, group: list[Item], max_bins: Optional[int]) -> Entry:
     device = group[0].values.device
+    if _fused_histogram.usable(device) and all(
+        _fused_histogram.supported(item.values) for item in group
+    ):
+        try:
+            return _fused_group(torch, core, group, max_bins)
+        except Exception as exc:  # noqa: BLE001 - e.g. no kernel for this GPU: eager path
+            _fused_histogram.enabled = False
+            warnings.warn(
+                "ferroboard: the fused histogram kernel failed "
+                f"({type(exc).__name__}: {exc}); using the eager reduction from now on",
+                RuntimeWarning,
+                stacklevel=5,
+            )
     edges = group[0].plan.edges
     edge_array = _default_edge_array() if edges is None else edges
     length = _device_histogram.row_length(len(edge_array))
@@ -416,3 +429,57 @@ def _copy_out(torch: Any, core: Any, item: Item, bins: Any, max_bins: Optional[i
 
     nbytes = host.numel() * host.element_size()
     return Entry([slot], event, finish, nbytes, release, [tag])
+
+
+def _fused_group(torch: Any, core: Any, group: list[Item], max_bins: Optional[int]) -> Entry:
+    """The group's histograms with one kernel launch per dtype (`_fused_histogram`),
+    one copy of the counts and one of the chunk statistics per launch, one event."""
+    device = group[0].values.device
+    edges = group[0].plan.edges
+    edge_array = _default_edge_array() if edges is None else edges
+    edge_count = len(edge_array)
+    pinned = device.type == "cuda"
+    by_dtype: dict[str, list[int]] = {}
+    for n, item in enumerate(group):
+        by_dtype.setdefault(str(item.values.dtype), []).append(n)
+    parts = []
+    held: list = []
+    for indices in by_dtype.values():
+        values = [group[n].values for n in indices]
+        float32 = _device_histogram.compares_in_float32(values[0])
+        bounds = _BOUNDS.get(torch, device, group[0].plan.key, edge_array, float32)
+        pointers = BUFFERS.take(torch, torch.int64, len(values), pinned)
+        held.append(pointers)
+        counts, partials, layout = _fused_histogram.launch(
+            torch, values, bounds, edge_count, pointers
+        )
+        host_counts = BUFFERS.take(torch, torch.float64, counts.numel(), pinned)
+        host_partials = BUFFERS.take(torch, torch.float64, partials.numel(), pinned)
+        held += [host_counts, host_partials]
+        host_counts.copy_(counts.reshape(-1), non_blocking=True)
+        host_partials.copy_(partials.reshape(-1), non_blocking=True)
+        parts.append((indices, host_counts, host_partials, layout, counts.shape[1]))
+    event = _EVENTS.record(torch, device)
+    meta = [(item.slot, item.tag, item.values.numel()) for item in group]
+
+    def finish() -> None:
+        for indices, counts, partials, layout, nbins in parts:
+            rows = _fused_histogram.finish_rows(
+                counts.numpy().reshape(-1, nbins),
+                partials.numpy().reshape(-1, 5),
+                layout,
+                edge_count,
+                count_nan=edges is None,
+            )
+            for row, n in zip(rows, indices):
+                slot, tag, numel = meta[n]
+                stats, slot_counts = _device_histogram.finish_arguments(row, numel)
+                core.fill_histogram_counts(slot, tag, slot_counts, stats, edges, max_bins)
+
+    def release() -> None:
+        for buffer in held:
+            BUFFERS.give(buffer)
+        _EVENTS.give(event)
+
+    nbytes = sum(b.numel() * b.element_size() for b in held)
+    return Entry([m[0] for m in meta], event, finish, nbytes, release, [m[1] for m in meta])
