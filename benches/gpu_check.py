@@ -11,13 +11,22 @@ On one GPU, with a ~1B-parameter synthetic model (20 residual MLP blocks of widt
   4  F-hist: add_histogram of every parameter every step (eager device reduction)
   5  F-hist-batched: add_histograms of every parameter every step
   6  F-hist/10: add_histograms every 10th step
+  12 F-media: every step, CUDA tensors through add_image, add_images,
+     add_image_with_boxes, add_video, add_audio, add_tensor, add_pr_curve, add_mesh and
+     add_scalars (benches/gpu_check_more.py)
+  13 F-hist-fused: add_histograms of every parameter every step with the fused Triton
+     kernel (skipped without Triton)
   7  A2: the baseline again (noise = |A1 - A2| / A1)
-  8  sync audit: phases 3-5 under torch.cuda.set_sync_debug_mode("warn") and under the
+  8  sync audit: phases 3-5, 12 and 13 under torch.cuda.set_sync_debug_mode("warn") and under the
      profiler (synchronizing CUDA API calls counted), against the baseline's counts
   9  parity: CUDA tensors through ferroboard against torch's writer (on host copies) and
      against ferroboard's host path, bucket for bucket
   10 completeness: every event on disk after flush(), in call order; host buffers not
      grown after warm-up
+  14 media checks: every media event on disk after flush(), and each kind of CUDA input
+     equal to the host path's event, byte for byte
+  15 fused parity: the kernel against the eager reduction on every parameter and on
+     adversarial values, bucket for bucket
   11 capture: a CUDA graph captured and replayed while GPU values are pending; logging
      inside a capture raises (or is skipped, by option); a later capture still works
 
@@ -334,6 +343,7 @@ def main() -> int:
     check = Check(args.out, args)
 
     import ferroboard
+    import gpu_check_more
     import torch
     from ferroboard import _device_path
 
@@ -449,11 +459,48 @@ def main() -> int:
             expected.extend((f"every10/{n}", i) for n in names)
 
     buffers_after_warmup: dict[str, int] = {}
+    media = gpu_check_more.MediaLogging(
+        torch, ferroboard, work.device, os.path.join(logroot, "media")
+    )
+    fused_on = gpu_check_more.fused_usable(torch, work.device)
+    switch = gpu_check_more.FusedSwitch()
+
+    def log_media(i: int, loss: Any) -> None:
+        log_scalars(i, loss)
+        media.log(i, loss)
+
+    @switch.wrap
+    def log_hist_fused(i: int, loss: Any) -> None:
+        log_scalars(i, loss)
+        writer.add_histograms({f"fused/{n}": work.params[n] for n in names}, i)
+        expected.extend((f"fused/{n}", i) for n in names)
+
+    def fused_phase() -> dict:
+        if not fused_on:
+            return {"status": "skipped", "why": "no Triton (or on CPU, no TRITON_INTERPRET=1)"}
+        before = switch.launches
+        with warnings.catch_warnings(record=True) as records:
+            warnings.simplefilter("always")
+            r = timed_run(steps, log_hist_fused)
+        r["launches"] = switch.launches - before
+        r["warnings"] = [str(w.message) for w in records][:3]
+        if r["launches"] == 0:
+            r["status"] = "fail"  # the kernel failed: the eager path ran instead
+        results["13-F-hist-fused"] = r
+        return r
+
+    def timed_run(steps_n: int, log_fn: Callable, warm: int = 3) -> dict:
+        for i in range(warm):  # Triton compiles the kernel in the first of these
+            work.step()
+            log_fn(i, work.forward())
+        return work.timed(steps_n, log_fn)
 
     timed("3-F-scalar", steps, log_scalars)
     timed("4-F-hist", steps, log_hist_each)
     timed("5-F-hist-batched", steps, log_hist_batched)
     timed("6-F-hist-every10", 2 * steps, log_hist_every10, warm=0)
+    timed("12-F-media", steps, log_media)
+    check.phase("13-F-hist-fused", fused_phase)
     # Every buffer size of the workload has been used: later phases must reuse them.
     buffers_after_warmup["bytes"] = _device_path.BUFFERS.allocated_bytes
     timed("7-A2-baseline", steps)
@@ -465,7 +512,11 @@ def main() -> int:
             ("scalar", log_scalars),
             ("hist", log_hist_each),
             ("batched", log_hist_batched),
+            ("media", log_media),
+            ("fused", log_hist_fused if fused_on else None),
         ):
+            if name == "fused" and not fused_on:
+                continue
 
             def run(fn: Any = fn) -> None:
                 for i in range(3):
@@ -490,6 +541,21 @@ def main() -> int:
     check.phase("8-sync-audit", audit)
     buffers_after_warmup["after_audit"] = _device_path.BUFFERS.allocated_bytes
     check.phase("9-parity", lambda: parity(torch, ferroboard, work, logroot, cuda))
+
+    def media_checks() -> dict:
+        done = media.completeness()
+        same = gpu_check_more.media_parity(torch, ferroboard, work.device, logroot)
+        ok = done["complete"] and done["pending_after_flush"] == 0 and same["status"] == "ok"
+        return {**done, **same, "status": "ok" if ok else "fail"}
+
+    check.phase("14-media-checks", media_checks)
+
+    def fused_checks() -> dict:
+        if not fused_on:
+            return {"status": "skipped", "why": "no Triton (or on CPU, no TRITON_INTERPRET=1)"}
+        return gpu_check_more.fused_parity(torch, ferroboard, work.params, logroot, switch)
+
+    check.phase("15-fused-parity", fused_checks)
 
     def completeness() -> dict:
         t0 = time.perf_counter()
@@ -730,6 +796,8 @@ def verdicts(check: Check, results: dict, cuda: bool) -> None:
             ("4-F-hist", None),
             ("5-F-hist-batched", 0.02),
             ("6-F-hist-every10", 0.01),
+            ("12-F-media", None),
+            ("13-F-hist-fused", 0.02),
         ):
             r = results.get(name)
             if r is None:
@@ -748,15 +816,17 @@ def verdicts(check: Check, results: dict, cuda: bool) -> None:
         v["detectors valid (negative control)"] = detector_valid
         audit = phases.get("8-sync-audit", {})
         base_calls = (audit.get("baseline") or {}).get("profiler_syncs") or 0
-        for k in ("scalar", "hist", "batched"):
-            a = audit.get(k) or {}
+        for k in ("scalar", "hist", "batched", "media", "fused"):
+            if k not in audit:
+                continue
+            a = audit[k]
             v[f"no host sync: {k}"] = (
                 detector_valid
                 and a.get("sync_warnings") == 0
                 and a.get("profiler_syncs") is not None
                 and a["profiler_syncs"] - base_calls <= 0
             )
-    for name in ("9-parity", "10-completeness", "11-capture"):
+    for name in ("9-parity", "10-completeness", "11-capture", "14-media-checks", "15-fused-parity"):
         v[name] = phases.get(name, {}).get("status")
 
 
@@ -779,9 +849,23 @@ def table(check: Check) -> str:
         "|---|---|---|---|---|---|",
     ]
     audit = phases.get("8-sync-audit", {})
-    audit_key = {"3-F-scalar": "scalar", "4-F-hist": "hist", "5-F-hist-batched": "batched"}
+    audit_key = {
+        "3-F-scalar": "scalar",
+        "4-F-hist": "hist",
+        "5-F-hist-batched": "batched",
+        "12-F-media": "media",
+        "13-F-hist-fused": "fused",
+    }
     for name, r in phases.items():
-        if name in ("8-sync-audit", "9-parity", "10-completeness", "11-capture", "0-ceilings"):
+        if name in (
+            "8-sync-audit",
+            "9-parity",
+            "10-completeness",
+            "11-capture",
+            "0-ceilings",
+            "14-media-checks",
+            "15-fused-parity",
+        ):
             continue
         syncs = "—"
         if name == "2-T-torch-writer":

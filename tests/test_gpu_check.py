@@ -7,6 +7,7 @@ path), so a typo cannot waste that run.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -19,12 +20,16 @@ CHECK = os.path.join(ROOT, "benches", "gpu_check.py")
 
 
 def test_gpu_check_dry_run_on_cpu(tmp_path):
+    env = child_env()
+    fused = importlib.util.find_spec("triton") is not None
+    if fused:  # the fused kernel's phases run in Triton's interpreter
+        env["TRITON_INTERPRET"] = "1"
     proc = subprocess.run(
         [sys.executable, CHECK, "--device", "cpu", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=600,
-        env=child_env(),
+        env=env,
         cwd=str(tmp_path),
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -41,8 +46,19 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
         "8-sync-audit",
         "9-parity",
         "10-completeness",
+        "12-F-media",
+        "14-media-checks",
     ):
         assert phases[name]["status"] == "ok", (name, phases[name])
+    media = phases["14-media-checks"]
+    assert media["complete"] and media["events_on_disk"] == media["events_expected"] > 50
+    assert len(media["equal_events"]) == 8 and all(media["equal_events"].values())
+    if fused:
+        assert phases["13-F-hist-fused"]["status"] == "ok"
+        assert phases["13-F-hist-fused"]["launches"] >= 2
+        cases = phases["15-fused-parity"]["cases"]
+        assert phases["15-fused-parity"]["status"] == "ok"
+        assert all(c["histograms"] > 30 and not c["mismatched"] for c in cases.values())
     assert phases["11-capture"]["status"] == "skipped"  # needs CUDA
     cases = phases["9-parity"]["cases"]
     assert len(cases) >= 12 and all(row["host"]["exact"] for row in cases.values())
