@@ -10,9 +10,15 @@
 //! fall back to the general float64 path.
 //!
 //! float16 and bfloat16 values are float32 values exactly, so they take the same path
-//! after a widening. A float64 value is rounded to the nearest float32 and looked up;
-//! the rounding moves it by less than one slot, so across at most one edge, and two exact
-//! float64 comparisons with the neighbouring edges put it in its exact bucket.
+//! after a widening. A float64 value is looked up by the largest float32 `f` not above
+//! it; only the next edge can lie between `f` and the value, so one exact float64
+//! comparison with that edge puts the value in its exact bucket (see [`slot_f64`]).
+//!
+//! numpy closes the last bin on the right. The table places a last edge that is a
+//! float32 one key higher, and float64 values are compared with the float64 after it,
+//! so no value needs moving afterwards. NaN is noticed through the sum of squares (a
+//! NaN makes it NaN, nothing else does) and then taken back out of the counts by a
+//! second pass, so the hot loop spends nothing on it.
 
 use crate::summary::histogram::Partial;
 use crate::summary::raw_array::{bf16_to_f32, f16_to_f32, Plain};
@@ -51,14 +57,11 @@ pub struct F32Table {
     /// low 16 bits carries into the upper half exactly when the key is `>= key(c)`. A
     /// fixed-size array, so indexing by 16 bits needs no bounds check.
     slots: Box<[u32; SLOTS]>,
-    /// NaN, the edges, NaN: the neighbours a rounded float64 is checked against (every
-    /// comparison with the NaNs is false: nothing is below "before the first edge" or
-    /// at or above "after the last", infinities included).
+    /// NaN, the edges (the last one replaced by the float64 after it), NaN: `bounds[j]`
+    /// is the edge a float64 is checked against when `j - 1` edges' float32 ceilings
+    /// are at or below it (every comparison with NaN is false: nothing is at or above
+    /// "after the last", infinity included).
     bounds: Box<[f64; COUNTERS]>,
-    /// The key of the last edge when a float32 equals it: numpy closes the last bin on
-    /// the right, so such a value is in the last bin, not above it.
-    last_key: Option<u32>,
-    last_edge: f64,
     edge_count: usize,
 }
 
@@ -69,7 +72,14 @@ impl F32Table {
         if edges.is_empty() || edges.len() + 2 > COUNTERS {
             return None;
         }
-        let keys: Vec<u32> = edges.iter().map(|&e| key32(ceil_f32(e))).collect();
+        let mut keys: Vec<u32> = edges.iter().map(|&e| key32(ceil_f32(e))).collect();
+        let last = *edges.last()?;
+        // numpy closes the last bin on the right, so a float32 equal to the last edge is
+        // in the last bin: the table places that edge one key higher (a float32 `x` is
+        // above the last edge `c` exactly when `x >= next_up(c)`).
+        if f64::from(last as f32) == last {
+            *keys.last_mut()? += 1;
+        }
         if keys.windows(2).any(|w| w[0] >> 16 >= w[1] >> 16) {
             return None;
         }
@@ -93,13 +103,17 @@ impl F32Table {
             .try_into()
             .ok()?;
         bounds[1..=edges.len()].copy_from_slice(edges);
-        let last = *edges.last()?;
-        let last_f32 = last as f32;
+        // numpy closes the last bin on the right: a float64 is above the last edge when
+        // at or above the float64 after it.
+        // (Nothing is above an infinite last edge, and NaN compares false.)
+        bounds[edges.len()] = if last == f64::INFINITY {
+            f64::NAN
+        } else {
+            last.next_up()
+        };
         Some(F32Table {
             slots,
             bounds,
-            last_key: (f64::from(last_f32) == last).then(|| key32(last_f32)),
-            last_edge: last,
             edge_count: edges.len(),
         })
     }
@@ -110,12 +124,11 @@ impl F32Table {
         ((self.slots[(key >> 16) as usize] + (key & 0xFFFF)) >> 16) as usize
     }
 
-    /// The slot of a non-NaN value's key: 0 below the first edge, `j` in bin `j - 1`,
-    /// `edge_count` above the last edge (`histogram::Partial::slots`' layout).
+    /// The slot of a non-NaN float32 value's key: 0 below the first edge, `j` in bin
+    /// `j - 1`, `edge_count` above the last edge (`histogram::Partial::slots`' layout).
     #[cfg(test)]
     fn slot_of(&self, key: u32) -> usize {
-        let count = self.count_le(key);
-        count - usize::from(count == self.edge_count && Some(key) == self.last_key)
+        self.count_le(key)
     }
 }
 
@@ -191,16 +204,20 @@ impl Element for f64 {
 
 /// Values per block: keys are computed for a block (vectorized), then counted.
 const BLOCK: usize = 512;
-/// Independent accumulators for the statistics (so that they vectorize).
-const STAT_LANES: usize = 8;
+/// Independent accumulators for the statistics: 16 float32 lanes fill a 512-bit
+/// vector, and the sum of squares gets two independent float64 vectors, so that the
+/// latency of one addition does not bound the loop.
+const STAT_LANES: usize = 16;
 /// Independent counters: consecutive values often land in the same bucket, and one
 /// counter would make each increment wait for the previous one.
 const COUNT_LANES: usize = 4;
 /// Counters per lane (a power of two, so a mask replaces the bounds check); tables with
 /// more edges than fit take the float64 path.
 const COUNTERS: usize = 4096;
+const MASK: usize = COUNTERS - 1;
 
 /// Per-lane statistics of the values seen so far.
+#[derive(Clone, Copy)]
 struct Stats {
     /// min/max of float32-exact inputs, in float32 (half the vector width of float64).
     min: [f32; STAT_LANES],
@@ -208,47 +225,39 @@ struct Stats {
     /// min/max of float64 inputs.
     min64: [f64; STAT_LANES],
     max64: [f64; STAT_LANES],
+    /// Also how NaN is noticed: a NaN makes its lane's sum NaN, and nothing else does
+    /// (squares are never negative, so infinities never cancel into NaN).
     squares: [f64; STAT_LANES],
-    /// NaNs with the sign bit clear and set: their keys fall above the last edge and
-    /// below the first one, where they are counted and then taken back out.
-    nan_above: [u32; STAT_LANES],
-    nan_below: [u32; STAT_LANES],
-    /// Values equal to the last edge: counted above it, then moved into the last bin.
-    at_last: [u32; STAT_LANES],
-    /// The key of the last edge (`u32::MAX`, a NaN's, when no float32 equals it).
-    last_key: u32,
-    last_edge: f64,
 }
 
 impl Stats {
-    /// Computes the keys of `values` into `keys` and updates the statistics.
+    /// Computes the keys of `values` into `keys` (for float64: the key of the largest
+    /// float32 not above the value) and updates the statistics.
     #[inline(always)]
     fn keys_of<E: Element>(&mut self, values: &[E], keys: &mut [u32]) {
+        // In a local for the loop, so that the accumulators stay in registers: through
+        // `self`, the compiler stored every one of them back on every iteration.
+        let mut local = *self;
         let mut groups = values.chunks_exact(STAT_LANES);
         let mut outs = keys.chunks_exact_mut(STAT_LANES);
         for (group, out) in (&mut groups).zip(&mut outs) {
             for lane in 0..STAT_LANES {
-                self.add(lane, group[lane], &mut out[lane]);
+                local.add(lane, group[lane], &mut out[lane]);
             }
         }
         let rest = groups.remainder();
         for (i, (&x, out)) in rest.iter().zip(outs.into_remainder()).enumerate() {
-            self.add(i, x, out);
+            local.add(i, x, out);
         }
+        *self = local;
     }
 
     #[inline(always)]
     fn add<E: Element>(&mut self, lane: usize, value: E, key: &mut u32) {
-        let x = value.to_f32();
-        // key32, branch-free: flip every bit of negatives, only the sign of the rest.
-        let bits = (x + 0.0).to_bits();
-        *key = bits ^ ((((bits as i32) >> 31) as u32) | (1 << 31));
-        let nan = u32::from(x.is_nan());
-        let negative = bits >> 31;
-        self.nan_above[lane] += nan & (negative ^ 1);
-        self.nan_below[lane] += nan & negative;
         // Comparisons with NaN are false, so NaN changes neither min nor max.
         if E::EXACT {
+            let x = value.to_f32();
+            *key = key32_branch_free(x);
             self.min[lane] = if x < self.min[lane] {
                 x
             } else {
@@ -261,9 +270,9 @@ impl Stats {
             };
             let wide = f64::from(x);
             self.squares[lane] += wide * wide;
-            self.at_last[lane] += u32::from(*key == self.last_key) & (nan ^ 1);
         } else {
             let wide = value.to_f64();
+            *key = floor_key(wide);
             self.min64[lane] = if wide < self.min64[lane] {
                 wide
             } else {
@@ -275,9 +284,36 @@ impl Stats {
                 self.max64[lane]
             };
             self.squares[lane] += wide * wide;
-            self.at_last[lane] += u32::from(wide == self.last_edge);
         }
     }
+}
+
+/// [`key32`] without branches (so that loops of it vectorize).
+#[inline(always)]
+fn key32_branch_free(x: f32) -> u32 {
+    // Flip every bit of negatives, only the sign of the rest.
+    let bits = (x + 0.0).to_bits();
+    bits ^ ((((bits as i32) >> 31) as u32) | (1 << 31))
+}
+
+/// For a float64 `x`: the key of the largest float32 `f <= x` (one below the nearest
+/// float32's key when rounding went up). -0.0's unfolded key (one below +0.0's) then
+/// stands for values in (-2^-149, 0), and compares with the edges' keys as they do.
+#[inline(always)]
+fn floor_key(x: f64) -> u32 {
+    let nearest = x as f32;
+    key32_branch_free(nearest).wrapping_sub(u32::from(f64::from(nearest) > x))
+}
+
+/// The bucket slot of a float64 from its [`floor_key`] (`histogram::Partial::slots`'
+/// layout, NaN aside): the edges at or below `f`, plus the next edge if `x` is at or
+/// above it. No other edge can be: the next edge's float32 ceiling `c` is above `f`,
+/// every edge after it is above `c`, and `x` is below the float32 after `f`, so `x`
+/// reaches those edges no more than `f` does.
+#[inline(always)]
+fn slot_f64(table: &F32Table, key: u32, x: f64) -> usize {
+    let below = table.count_le(key);
+    below + usize::from(x >= table.bounds[(below + 1) & MASK])
 }
 
 /// Bins `values` (fewer than `u32::MAX` of them), or `None` when the table has more
@@ -329,55 +365,59 @@ fn bin_portable<E: Element>(values: &[E], table: &F32Table) -> Option<Partial> {
         min64: [f64::INFINITY; STAT_LANES],
         max64: [f64::NEG_INFINITY; STAT_LANES],
         squares: [0.0; STAT_LANES],
-        nan_above: [0; STAT_LANES],
-        nan_below: [0; STAT_LANES],
-        at_last: [0; STAT_LANES],
-        last_key: table.last_key.unwrap_or(u32::MAX),
-        last_edge: table.last_edge,
     };
-    let bounds = &table.bounds;
     let mut keys = [0u32; BLOCK];
-    for block in values.chunks(BLOCK) {
+    for (index, block) in values.chunks(BLOCK).enumerate() {
+        prefetch(values, (index + 1) * BLOCK);
         let keys = &mut keys[..block.len()];
         stats.keys_of(block, keys);
-        // Bucket of every value first (a loop the compiler vectorizes, with gathers
-        // where the CPU has them), then the increments, the only scalar part.
+        // Then the increments, the only scalar part: one table load per value (two
+        // for float64, usually in the same cache line).
+        let mut groups = keys.chunks_exact(COUNT_LANES);
         if E::EXACT {
-            for key in keys.iter_mut() {
-                *key = table.count_le(*key) as u32 & (COUNTERS as u32 - 1);
+            for group in &mut groups {
+                for (lane, &key) in group.iter().enumerate() {
+                    counts[lane][table.count_le(key) & MASK] += 1;
+                }
+            }
+            for &key in groups.remainder() {
+                counts[0][table.count_le(key) & MASK] += 1;
             }
         } else {
-            // The rounded value's count is off by at most one edge: compare the value
-            // itself with the edges on both sides (bounds[i] is edge i - 1).
-            for (key, &value) in keys.iter_mut().zip(block) {
-                let x = value.to_f64();
-                let rounded = table.count_le(*key);
-                let count = rounded + usize::from(x >= bounds[(rounded + 1) & (COUNTERS - 1)])
-                    - usize::from(x < bounds[rounded & (COUNTERS - 1)]);
-                *key = count as u32 & (COUNTERS as u32 - 1);
+            let mut values = block.chunks_exact(COUNT_LANES);
+            for (group, values) in (&mut groups).zip(&mut values) {
+                for lane in 0..COUNT_LANES {
+                    let slot = slot_f64(table, group[lane], values[lane].to_f64());
+                    counts[lane][slot & MASK] += 1;
+                }
             }
-        }
-        let mut groups = keys.chunks_exact(COUNT_LANES);
-        for group in &mut groups {
-            for (lane, &bucket) in group.iter().enumerate() {
-                counts[lane][bucket as usize] += 1;
+            let rest = groups.remainder().iter().zip(values.remainder());
+            for (&key, value) in rest {
+                counts[0][slot_f64(table, key, value.to_f64()) & MASK] += 1;
             }
-        }
-        for &bucket in groups.remainder() {
-            counts[0][bucket as usize] += 1;
         }
     }
     let mut slots: Vec<u64> = (0..=m)
         .map(|s| counts.iter().map(|lane| u64::from(lane[s])).sum())
         .collect();
-    let nan_above: u64 = stats.nan_above.iter().map(|&n| u64::from(n)).sum();
-    let nan_below: u64 = stats.nan_below.iter().map(|&n| u64::from(n)).sum();
-    let at_last: u64 = stats.at_last.iter().map(|&n| u64::from(n)).sum();
-    slots[m] -= nan_above + at_last;
-    slots[0] -= nan_below;
-    // numpy closes the last bin on the right.
-    slots[m - 1] += at_last;
     let squares = stats.squares;
+    let sum_squares = squares
+        .chunks_exact(2)
+        .fold(0.0, |acc, pair| acc + (pair[0] + pair[1]));
+    let saw_nan = sum_squares.is_nan();
+    if saw_nan {
+        // Rare: NaNs were counted wherever their keys fell; take them back out.
+        for &value in values {
+            if value.to_f64().is_nan() {
+                let slot = if E::EXACT {
+                    table.count_le(key32_branch_free(value.to_f32()))
+                } else {
+                    slot_f64(table, floor_key(value.to_f64()), value.to_f64())
+                };
+                slots[slot.min(m)] -= 1;
+            }
+        }
+    }
     let (min, max) = if E::EXACT {
         (
             f64::from(stats.min.into_iter().fold(f32::INFINITY, f32::min)),
@@ -393,10 +433,34 @@ fn bin_portable<E: Element>(values: &[E], table: &F32Table) -> Option<Partial> {
         slots,
         min,
         max,
-        sum_squares: ((squares[0] + squares[1]) + (squares[2] + squares[3]))
-            + ((squares[4] + squares[5]) + (squares[6] + squares[7])),
-        saw_nan: nan_above + nan_below > 0,
+        sum_squares,
+        saw_nan,
     })
+}
+
+/// Asks for the `BLOCK` values from `start` to be brought into the cache while the
+/// current block is counted: the counting loop leaves the memory stream idle, and the
+/// hardware prefetchers alone do not keep up (binning was measurably faster with it).
+#[inline(always)]
+fn prefetch<E>(values: &[E], start: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let base = values.as_ptr().cast::<u8>();
+        let bytes = std::mem::size_of_val(values);
+        let from = start * std::mem::size_of::<E>();
+        let to = (from + BLOCK * std::mem::size_of::<E>()).min(bytes);
+        for offset in (from..to).step_by(64) {
+            // SAFETY: `offset < bytes`, so the address is inside `values`; a prefetch
+            // reads nothing into the program and never faults.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    base.add(offset).cast(),
+                )
+            };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (values, start);
 }
 
 #[cfg(test)]
@@ -518,19 +582,30 @@ mod tests {
             expected[count - usize::from(last)] += 1;
         }
         for (slot, (got, want)) in p.slots.iter().zip(&expected).enumerate() {
-            assert_eq!(got, want, "slot {slot}");
+            assert_eq!(got, want, "slot {slot} of {edges:?}");
         }
         assert_eq!(p.saw_nan, nan);
     }
 
     const EXPLICIT: [f64; 7] = [-2.0, -0.1, 0.0, 1.0 / 3.0, 0.75, 4.0, 1e300];
+    /// The last edge a float32 (the table closes the last bin itself), or infinite.
+    const FLOAT32_LAST: [f64; 5] = [-1e-30, 1e-45, 0.1, 0.5, 4.0];
+    const INFINITE_ENDS: [f64; 4] = [f64::NEG_INFINITY, -1.0, 1.5, f64::INFINITY];
+    /// The last edge just below a float32, and the float64 after that one.
+    const NEAR_FLOAT32_LAST: [f64; 3] = [-3.0, 0.0, 0.1f32 as f64 - 1e-17];
 
     #[test]
     fn every_float16_and_bfloat16_bins_like_numpy() {
         let default = crate::summary::histogram::default_edges().edges().to_vec();
         let f16s: Vec<F16> = (0..=u16::MAX).map(F16).collect();
         let bf16s: Vec<BF16> = (0..=u16::MAX).map(BF16).collect();
-        for edges in [&default[..], &EXPLICIT[..]] {
+        for edges in [
+            &default[..],
+            &EXPLICIT[..],
+            &FLOAT32_LAST[..],
+            &INFINITE_ENDS[..],
+            &NEAR_FLOAT32_LAST[..],
+        ] {
             assert_bins_like_numpy(&f16s, edges);
             assert_bins_like_numpy(&bf16s, edges);
         }
@@ -542,7 +617,13 @@ mod tests {
         // these across the edge), values rounding to float32 zero, infinity and the
         // largest float32, and NaN of both signs.
         let default = crate::summary::histogram::default_edges().edges().to_vec();
-        for edges in [&default[..], &EXPLICIT[..]] {
+        for edges in [
+            &default[..],
+            &EXPLICIT[..],
+            &FLOAT32_LAST[..],
+            &INFINITE_ENDS[..],
+            &NEAR_FLOAT32_LAST[..],
+        ] {
             let mut values = vec![
                 0.0,
                 -0.0,
@@ -581,7 +662,13 @@ mod tests {
     #[test]
     fn float32_values_straddling_edges_bin_like_numpy() {
         let default = crate::summary::histogram::default_edges().edges().to_vec();
-        for edges in [&default[..], &EXPLICIT[..]] {
+        for edges in [
+            &default[..],
+            &EXPLICIT[..],
+            &FLOAT32_LAST[..],
+            &INFINITE_ENDS[..],
+            &NEAR_FLOAT32_LAST[..],
+        ] {
             let values = interesting_values(edges);
             assert_bins_like_numpy(&values, edges);
         }

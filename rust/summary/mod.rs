@@ -15,6 +15,7 @@ pub mod image;
 pub mod job;
 pub mod limits;
 pub mod mesh;
+pub mod pairwise;
 pub mod png;
 pub mod pr_curve;
 pub mod raw_array;

@@ -341,7 +341,8 @@ pub fn f16_to_f32(h: u16) -> f32 {
     // Subnormal and zero: magnitude * 2^-24, exact in float32.
     let normal = (magnitude << 13) + (112 << 23);
     let special = (magnitude << 13) | 0x7F80_0000;
-    let tiny = (magnitude as f32 * (1.0 / 16_777_216.0)).to_bits();
+    // Through i32 (exact: below 2^15): a signed conversion vectorizes without AVX-512.
+    let tiny = ((magnitude as i32) as f32 * (1.0 / 16_777_216.0)).to_bits();
     let bits = if magnitude >= 0x7C00 {
         special
     } else if magnitude < 0x400 {
@@ -363,9 +364,10 @@ pub fn pairwise_sum(array: &RawArray) -> f64 {
 /// [`pairwise_sum`] of elements `start..end`: numpy's sum of an array whose pairwise tree
 /// has that range as one node (see `histogram::bin_tree`), computed as that node is.
 pub fn pairwise_sum_range(array: &RawArray, start: usize, end: usize) -> f64 {
+    use crate::summary::pairwise::pairwise;
     macro_rules! sum {
         ($t:ty, $conv:expr) => {
-            pairwise(&array.typed::<$t>()[start..end], &$conv)
+            pairwise::<$t, false>(&array.typed::<$t>()[start..end], &$conv)
         };
     }
     match array.dtype {
@@ -378,47 +380,12 @@ pub fn pairwise_sum_range(array: &RawArray, start: usize, end: usize) -> f64 {
         DType::UInt16 => sum!(u16, f64::from),
         DType::UInt32 => sum!(u32, f64::from),
         DType::UInt64 => sum!(u64, |v: u64| v as f64),
-        DType::Float16 => sum!(u16, |v: u16| f64::from(f16_to_f32(v))),
+        DType::Float16 => pairwise::<u16, true>(&array.typed::<u16>()[start..end], &|v: u16| {
+            f64::from(f16_to_f32(v))
+        }),
         DType::BFloat16 => sum!(u16, bf16_to_f64),
         DType::Float32 => sum!(f32, f64::from),
         DType::Float64 => sum!(f64, |v: f64| v),
-    }
-}
-
-fn pairwise<T: Copy + Sync>(a: &[T], conv: &(impl Fn(T) -> f64 + Sync)) -> f64 {
-    let n = a.len();
-    if n < 8 {
-        let mut res = 0.0;
-        for &v in a {
-            res += conv(v);
-        }
-        return res;
-    }
-    if n <= 128 {
-        let mut r = [0.0f64; 8];
-        for (acc, &v) in r.iter_mut().zip(&a[..8]) {
-            *acc = conv(v);
-        }
-        let whole = n - n % 8;
-        for block in a[8..whole].chunks_exact(8) {
-            for (acc, &v) in r.iter_mut().zip(block) {
-                *acc += conv(v);
-            }
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &v in &a[whole..] {
-            res += conv(v);
-        }
-        return res;
-    }
-    let half = n / 2;
-    let split = half - half % 8;
-    let (left, right) = a.split_at(split);
-    if n >= 1 << 18 {
-        let (l, r) = rayon::join(|| pairwise(left, conv), || pairwise(right, conv));
-        l + r
-    } else {
-        pairwise(left, conv) + pairwise(right, conv)
     }
 }
 
