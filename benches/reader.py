@@ -30,9 +30,9 @@ cache is warm). Methods:
 Prints a Markdown table: median (min-max) seconds over the repetitions; the memory the
 measured call added, as the peak resident size during it minus the resident size before it
 (VmHWM - VmRSS of /proc/self/status; interpreter and imports excluded); that memory
-divided by the decoded data (the frame's numeric contents: step, value and wall time per
-scalar, step, wall time, the 5 statistics and the float64 bucket limits and counts per
-histogram); and tbparse's median divided by each median.
+divided by the decoded data (the frame's contents: 8 bytes per number, each bucket limit
+and count included, and the UTF-8 bytes of each tag and directory name); and tbparse's
+median divided by each median.
 """
 
 from __future__ import annotations
@@ -159,12 +159,16 @@ elif method == "EventAccumulator":
 seconds = time.perf_counter() - start
 added = status("VmHWM") - base
 decoded = None
-if frame is not None:
-    if kind == "scalars":
-        decoded = 24 * n
-    else:
-        buckets = sum(len(c) for c in frame["counts"]) + sum(len(c) for c in frame["limits"])
-        decoded = 8 * buckets + 7 * 8 * n
+if frame is not None:  # 8 bytes per number, bucket value included; strings' UTF-8 bytes
+    decoded = 0
+    for c in frame.columns:
+        col = frame[c]
+        if col.dtype.kind in "iuf":
+            decoded += 8 * len(col)
+        elif c in ("counts", "limits"):
+            decoded += 8 * sum(len(x) for x in col)
+        else:
+            decoded += sum(len(str(x).encode()) for x in col)
 print(json.dumps({"seconds": seconds, "rows": n, "added": added, "decoded": decoded}))
 """
 
