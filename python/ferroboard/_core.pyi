@@ -15,7 +15,7 @@ __all__ = [
     "EmbeddingWriter",
     "EventIterator",
     "EventWriter",
-    "F64Buffer",
+    "OwnedBuffer",
     "FAULT_INJECTION",
     "LogData",
     "MAX_EVENT_BYTES",
@@ -389,8 +389,8 @@ class ReadProgress:
     def bytes(self) -> int: ...
 
 @final
-class F64Buffer:
-    """Doubles built by the core, exposed through the buffer protocol (writable)."""
+class OwnedBuffer:
+    """Numbers built by the core, exposed through the buffer protocol (writable)."""
 
     def __len__(self) -> int: ...
 

@@ -15,7 +15,7 @@ use crate::format::proto::{summary_value::Value, DataType, Event, EventWhat, Ten
 use crate::reader::csv::{write_csv as write_columns, Column};
 use crate::reader::decode::{FileData, HistRow, Kinds, Rows};
 
-use super::owned_buffer::PyF64Buffer;
+use super::owned_buffer::PyOwnedBuffer;
 use crate::reader::scan::{Damage, RecordScanner};
 use crate::reader::table::scalar_table;
 use crate::reader::walk::{list_event_files, read_files, LogFile};
@@ -86,7 +86,7 @@ pub struct PyLogData {
     data: Vec<FileData>,
     /// Each file's histogram bucket limits and counts, moved out of `data` into objects
     /// numpy wraps without a copy.
-    hist_buffers: Vec<(Py<PyF64Buffer>, Py<PyF64Buffer>)>,
+    hist_buffers: Vec<(Py<PyOwnedBuffer>, Py<PyOwnedBuffer>)>,
 }
 
 /// Bytes read so far by the `read_log` calls given this counter (for a progress bar).
@@ -135,8 +135,8 @@ pub fn read_log(
     let (files, mut data) = result.map_err(|e| io_error(&path, e))?;
     let mut hist_buffers = Vec::with_capacity(data.len());
     for d in &mut data {
-        let limits = PyF64Buffer::new(std::mem::take(&mut d.hist_limits));
-        let counts = PyF64Buffer::new(std::mem::take(&mut d.hist_counts));
+        let limits = PyOwnedBuffer::new(std::mem::take(&mut d.hist_limits));
+        let counts = PyOwnedBuffer::new(std::mem::take(&mut d.hist_counts));
         hist_buffers.push((Py::new(py, limits)?, Py::new(py, counts)?));
     }
     Ok(PyLogData {
@@ -224,8 +224,9 @@ impl PyLogData {
     }
 
     /// The scalars of the files `indices` as one table sorted like tbparse's:
-    /// `(step, value, wall, tag, dir, name, tags, dirs, names)`, the first six as bytes
-    /// of int64, float64, float64 and uint32 codes into the three sorted name lists.
+    /// `(step, value, wall, tag, dir, name, tags, dirs, names)`, the first six as
+    /// `OwnedBuffer`s of int64, float64, float64 and uint32 codes into the three sorted
+    /// name lists (moved to Python, not copied).
     fn scalar_table<'py>(
         &self,
         py: Python<'py>,
@@ -241,13 +242,14 @@ impl PyLogData {
             let where_: Vec<&LogFile> = indices.iter().map(|&i| &self.files[i]).collect();
             scalar_table(&files, &where_, by_dir, by_name)
         });
+        let owned = |b: PyOwnedBuffer| Bound::new(py, b).map(Bound::into_any);
         let items: Vec<Bound<'py, PyAny>> = vec![
-            i64s(py, &t.step)?.into_any(),
-            f64s(py, &t.value)?.into_any(),
-            f64s(py, &t.wall)?.into_any(),
-            u32s(py, &t.tag)?.into_any(),
-            u32s(py, &t.dir)?.into_any(),
-            u32s(py, &t.name)?.into_any(),
+            owned(PyOwnedBuffer::new(t.step))?,
+            owned(PyOwnedBuffer::new(t.value))?,
+            owned(PyOwnedBuffer::new(t.wall))?,
+            owned(PyOwnedBuffer::new(t.tag))?,
+            owned(PyOwnedBuffer::new(t.dir))?,
+            owned(PyOwnedBuffer::new(t.name))?,
             PyList::new(py, &t.tags)?.into_any(),
             PyList::new(py, &t.dirs)?.into_any(),
             PyList::new(py, &t.names)?.into_any(),
@@ -271,7 +273,7 @@ impl PyLogData {
 
     /// Histograms of file `i`: a dict of bytes columns `step, wall, tag, min, max, num,
     /// sum, sum_squares, start, end` (uint64: row `r`'s buckets are `[start[r], end[r])`
-    /// of the flat buffers), `limits` and `counts` (the flat buffers, writable `F64Buffer`s
+    /// of the flat buffers), `limits` and `counts` (the flat buffers, writable `OwnedBuffer`s
     /// shared by every call) and the list `order`.
     fn histograms<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyDict>> {
         let r = &self.get(i)?.histograms;

@@ -39,7 +39,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<log_reader::PyLogData>()?;
     m.add_class::<log_reader::PyEventIterator>()?;
     m.add_class::<log_reader::PyReadProgress>()?;
-    m.add_class::<owned_buffer::PyF64Buffer>()?;
+    m.add_class::<owned_buffer::PyOwnedBuffer>()?;
     m.add_function(wrap_pyfunction!(log_reader::write_csv, m)?)?;
     m.add_function(wrap_pyfunction!(log_reader::read_log, m)?)?;
     m.add_function(wrap_pyfunction!(log_reader::iter_events, m)?)?;
