@@ -594,20 +594,25 @@ mod tests {
     /// The last edge just below a float32, and the float64 after that one.
     const NEAR_FLOAT32_LAST: [f64; 3] = [-3.0, 0.0, 0.1f32 as f64 - 1e-17];
 
+    /// The edge sets every exhaustive test runs against: the default edges, and the
+    /// explicit ones that exercise the table's ends.
+    fn edge_sets() -> [Vec<f64>; 5] {
+        [
+            crate::summary::histogram::default_edges().edges().to_vec(),
+            EXPLICIT.to_vec(),
+            FLOAT32_LAST.to_vec(),
+            INFINITE_ENDS.to_vec(),
+            NEAR_FLOAT32_LAST.to_vec(),
+        ]
+    }
+
     #[test]
     fn every_float16_and_bfloat16_bins_like_numpy() {
-        let default = crate::summary::histogram::default_edges().edges().to_vec();
         let f16s: Vec<F16> = (0..=u16::MAX).map(F16).collect();
         let bf16s: Vec<BF16> = (0..=u16::MAX).map(BF16).collect();
-        for edges in [
-            &default[..],
-            &EXPLICIT[..],
-            &FLOAT32_LAST[..],
-            &INFINITE_ENDS[..],
-            &NEAR_FLOAT32_LAST[..],
-        ] {
-            assert_bins_like_numpy(&f16s, edges);
-            assert_bins_like_numpy(&bf16s, edges);
+        for edges in edge_sets() {
+            assert_bins_like_numpy(&f16s, &edges);
+            assert_bins_like_numpy(&bf16s, &edges);
         }
     }
 
@@ -616,14 +621,8 @@ mod tests {
         // Every edge, its float64 and float32 neighbours (the rounding to float32 moves
         // these across the edge), values rounding to float32 zero, infinity and the
         // largest float32, and NaN of both signs.
-        let default = crate::summary::histogram::default_edges().edges().to_vec();
-        for edges in [
-            &default[..],
-            &EXPLICIT[..],
-            &FLOAT32_LAST[..],
-            &INFINITE_ENDS[..],
-            &NEAR_FLOAT32_LAST[..],
-        ] {
+        for edges in edge_sets() {
+            let edges = &edges[..];
             let mut values = vec![
                 0.0,
                 -0.0,
@@ -661,14 +660,8 @@ mod tests {
 
     #[test]
     fn float32_values_straddling_edges_bin_like_numpy() {
-        let default = crate::summary::histogram::default_edges().edges().to_vec();
-        for edges in [
-            &default[..],
-            &EXPLICIT[..],
-            &FLOAT32_LAST[..],
-            &INFINITE_ENDS[..],
-            &NEAR_FLOAT32_LAST[..],
-        ] {
+        for edges in edge_sets() {
+            let edges = &edges[..];
             let values = interesting_values(edges);
             assert_bins_like_numpy(&values, edges);
         }
