@@ -46,8 +46,10 @@ def pattern(option: str, text: Optional[str]) -> Optional[re.Pattern[str]]:
 
 def scalars(data: Any, files: int, run: Optional[str], tag: Optional[str]) -> dict[str, Any]:
     """The scalars sorted by run, tag, step, filtered by the two patterns."""
+    # The export reads the scalars once: the core frees its per-file columns as soon as
+    # the table holds them.
     (step, value, wall, tag_c, dir_c, _, tags, dirs, _) = data.scalar_table(
-        list(range(files)), True, False
+        list(range(files)), True, False, release=True
     )
     cols: dict[str, np.ndarray] = {
         "step": np.frombuffer(step, np.int64),

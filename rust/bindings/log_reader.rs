@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use prost::Message;
 use pyo3::prelude::*;
@@ -17,7 +17,7 @@ use crate::reader::decode::{FileData, HistRow, Kinds, Rows};
 
 use super::owned_buffer::PyOwnedBuffer;
 use crate::reader::scan::{Damage, RecordScanner};
-use crate::reader::table::scalar_table;
+use crate::reader::table::{scalar_table, trim_heap};
 use crate::reader::walk::{list_event_files, read_files, LogFile};
 
 /// `v` as the bytes of a little-endian array (numpy's `frombuffer` reads it back).
@@ -84,9 +84,19 @@ fn io_error(path: &std::path::Path, e: std::io::Error) -> FerroError {
 pub struct PyLogData {
     files: Vec<LogFile>,
     data: Vec<FileData>,
+    /// Each file's scalars, moved out of `data`: `scalar_table(release=True)` frees their
+    /// columns once the table holds them (docs/reader.md, "Memory").
+    scalars: Mutex<Vec<ScalarSlot>>,
     /// Each file's histogram bucket limits and counts, moved out of `data` into objects
     /// numpy wraps without a copy.
     hist_buffers: Vec<(Py<PyOwnedBuffer>, Py<PyOwnedBuffer>)>,
+}
+
+/// One file's scalar rows; `released`: the columns were freed (only `order` is left).
+#[derive(Default)]
+struct ScalarSlot {
+    rows: Rows<f64>,
+    released: bool,
 }
 
 /// Bytes read so far by the `read_log` calls given this counter (for a progress bar).
@@ -133,8 +143,15 @@ pub fn read_log(
         })
     });
     let (files, mut data) = result.map_err(|e| io_error(&path, e))?;
+    // The framing buffers and payloads of the reading threads are free now.
+    trim_heap();
     let mut hist_buffers = Vec::with_capacity(data.len());
+    let mut scalars = Vec::with_capacity(data.len());
     for d in &mut data {
+        scalars.push(ScalarSlot {
+            rows: std::mem::take(&mut d.scalars),
+            released: false,
+        });
         let limits = PyOwnedBuffer::new(std::mem::take(&mut d.hist_limits));
         let counts = PyOwnedBuffer::new(std::mem::take(&mut d.hist_counts));
         hist_buffers.push((Py::new(py, limits)?, Py::new(py, counts)?));
@@ -142,6 +159,7 @@ pub fn read_log(
     Ok(PyLogData {
         files,
         data,
+        scalars: Mutex::new(scalars),
         hist_buffers,
     })
 }
@@ -152,6 +170,18 @@ impl PyLogData {
             FerroError::InvalidArgument(format!("file index {i} out of range")).into()
         })
     }
+
+    fn scalar_slots(&self) -> Result<std::sync::MutexGuard<'_, Vec<ScalarSlot>>, FerroError> {
+        self.scalars.lock().map_err(|_| {
+            FerroError::InvalidArgument("scalars: an earlier read of them failed".into())
+        })
+    }
+}
+
+fn released_error(i: usize) -> FerroError {
+    FerroError::InvalidArgument(format!(
+        "the scalars of file index {i} were released by scalar_table(release=True)"
+    ))
 }
 
 type FileInfo = (
@@ -226,22 +256,46 @@ impl PyLogData {
     /// The scalars of the files `indices` as one table sorted like tbparse's:
     /// `(step, value, wall, tag, dir, name, tags, dirs, names)`, the first six as
     /// `OwnedBuffer`s of int64, float64, float64 and uint32 codes into the three sorted
-    /// name lists (moved to Python, not copied).
+    /// name lists (moved to Python, not copied). `release`: the per-file columns of those
+    /// files are freed once the table holds them (later `scalars(i)` or `scalar_table`
+    /// calls on them raise), so that a read does not hold the scalars twice.
+    #[pyo3(signature = (indices, by_dir, by_name, release = false))]
     fn scalar_table<'py>(
         &self,
         py: Python<'py>,
         indices: Vec<usize>,
         by_dir: bool,
         by_name: bool,
+        release: bool,
     ) -> PyResult<Bound<'py, PyTuple>> {
         for &i in &indices {
             self.get(i)?;
         }
-        let t = py.detach(|| {
-            let files: Vec<&FileData> = indices.iter().map(|&i| &self.data[i]).collect();
+        let t = py.detach(|| -> Result<_, FerroError> {
+            let mut slots = self.scalar_slots()?;
+            let mut seen = vec![false; slots.len()];
+            for &i in &indices {
+                if std::mem::replace(&mut seen[i], true) {
+                    return Err(FerroError::InvalidArgument(format!(
+                        "indices: file index {i} given twice"
+                    )));
+                }
+                if slots[i].released {
+                    return Err(released_error(i));
+                }
+            }
+            let mut free: Vec<Option<&mut ScalarSlot>> = slots.iter_mut().map(Some).collect();
+            let mut files = Vec::with_capacity(indices.len());
+            for &i in &indices {
+                if let Some(slot) = free[i].take() {
+                    slot.released = release;
+                    files.push((&mut slot.rows, self.data[i].tags.as_slice()));
+                }
+            }
             let where_: Vec<&LogFile> = indices.iter().map(|&i| &self.files[i]).collect();
-            scalar_table(&files, &where_, by_dir, by_name)
-        });
+            let table = scalar_table(&mut files, &where_, by_dir, by_name, release);
+            Ok(table)
+        })?;
         let owned = |b: PyOwnedBuffer| Bound::new(py, b).map(Bound::into_any);
         let items: Vec<Bound<'py, PyAny>> = vec![
             owned(PyOwnedBuffer::new(t.step))?,
@@ -260,7 +314,12 @@ impl PyLogData {
     /// The scalars of file `i` in file order grouped by tag: `(step, wall, value, tag,
     /// order)`, `order` the tag ids in first-appearance order.
     fn scalars<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyTuple>> {
-        let r = &self.get(i)?.scalars;
+        self.get(i)?;
+        let slots = self.scalar_slots()?;
+        if slots[i].released {
+            return Err(released_error(i).into());
+        }
+        let r = &slots[i].rows;
         let items: Vec<Bound<'py, PyAny>> = vec![
             i64s(py, &r.step)?.into_any(),
             f64s(py, &r.wall)?.into_any(),
@@ -269,6 +328,12 @@ impl PyLogData {
             PyList::new(py, &r.order)?.into_any(),
         ];
         PyTuple::new(py, items)
+    }
+
+    /// The tag ids of file `i`'s scalars in first-appearance order (kept after release).
+    fn scalar_order(&self, i: usize) -> PyResult<Vec<u32>> {
+        self.get(i)?;
+        Ok(self.scalar_slots()?[i].rows.order.clone())
     }
 
     /// Histograms of file `i`: a dict of bytes columns `step, wall, tag, min, max, num,

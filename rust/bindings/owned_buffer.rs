@@ -77,6 +77,11 @@ impl Drop for PyOwnedBuffer {
                 Elem::U32 => drop(Vec::from_raw_parts(ptr as *mut u32, len, cap)),
             }
         }
+        // A big buffer freed (a table column the frame no longer needs) goes back to the
+        // system now, not when the allocator next trims its heap.
+        if cap * self.item_size() >= 1 << 20 {
+            crate::reader::table::trim_heap();
+        }
     }
 }
 

@@ -72,7 +72,7 @@ class FileRows:
             _, order = self.data.tensors(self.index)
             return [self.tags[t] for t in order if t not in skip]
         if kind == "scalars":
-            order = self.data.scalars(self.index)[4]
+            order = self.data.scalar_order(self.index)
         elif kind == "histograms":
             order = self.data.histograms(self.index)["order"]
         elif kind in ("images", "audio"):

@@ -32,6 +32,8 @@ ALL_EXTRA_COLUMNS = frozenset(
     }
 )
 _CORE_KIND_OF = {"text": "tensors", "hparams": None}
+#: The coded name columns of the scalar table, and the key of the names they index.
+_CODED = {"tag": "tags", "dir_name": "dir_names", "file_name": "file_names"}
 
 
 def _as_set(arg: str, value: Any, allowed: frozenset[str], error: type[Exception]) -> set[str]:
@@ -90,6 +92,7 @@ class SummaryReader:
         for i, r in enumerate(self._reports):
             self._tree.add(r.dir_name, r.file_name, i)
         self._rows: dict[int, FileRows] = {}
+        self._scalar_arrays: Optional[dict[str, Any]] = None
         self._children: Optional[dict[str, SummaryReader]] = None
 
     def __repr__(self) -> str:
@@ -204,41 +207,65 @@ class SummaryReader:
 
         Keys: ``step`` (int64), ``value``, ``wall_time`` (float64), ``tag``, ``dir_name``,
         ``file_name`` (uint32 indices into the sorted name lists ``tags``, ``dir_names``,
-        ``file_names``). No pandas and no per-row Python objects.
+        ``file_names``). No pandas and no per-row Python objects. The arrays are the
+        reader's own, built once: later calls and the ``scalars`` frame share them (copy
+        an array before changing it in place).
         """
         self._check_type("scalars")
-        by_dir = "dir_name" in self._extra
-        by_file = "file_name" in self._extra
-        (step, value, wall, tag, dir_, name, tags, dirs, names) = self._data.scalar_table(
-            list(range(len(self._reports))), by_dir, by_file
-        )
-        return {
-            "step": np.frombuffer(step, dtype=np.int64),
-            "value": np.frombuffer(value, dtype=np.float64),
-            "wall_time": np.frombuffer(wall, dtype=np.float64),
-            "tag": np.frombuffer(tag, dtype=np.uint32),
-            "dir_name": np.frombuffer(dir_, dtype=np.uint32),
-            "file_name": np.frombuffer(name, dtype=np.uint32),
-            "tags": tags,
-            "dir_names": dirs,
-            "file_names": names,
-        }
+        table = self._scalar_table()
+        out = dict(table)
+        for key, names in _CODED.items():
+            if not isinstance(out[key], np.ndarray):  # a column the frame built
+                codes = pandas().Categorical(out[key], categories=table[names]).codes
+                out[key] = codes.astype(np.uint32)
+        return out
+
+    def _scalar_table(self) -> dict[str, Any]:
+        """The reader's scalar table, built once: numpy arrays, or for the name columns a
+        frame has used, that frame's string column instead of the codes."""
+        if self._scalar_arrays is None:
+            by_dir = "dir_name" in self._extra
+            by_file = "file_name" in self._extra
+            # Long-format readers never need the per-file columns again once the table
+            # holds them: the core frees them, and this reader keeps the table instead.
+            (step, value, wall, tag, dir_, name, tags, dirs, names) = self._data.scalar_table(
+                list(range(len(self._reports))), by_dir, by_file, release=not self._pivot
+            )
+            self._scalar_arrays = {
+                "step": np.frombuffer(step, dtype=np.int64),
+                "value": np.frombuffer(value, dtype=np.float64),
+                "wall_time": np.frombuffer(wall, dtype=np.float64),
+                "tag": np.frombuffer(tag, dtype=np.uint32),
+                "dir_name": np.frombuffer(dir_, dtype=np.uint32),
+                "file_name": np.frombuffer(name, dtype=np.uint32),
+                "tags": tags,
+                "dir_names": dirs,
+                "file_names": names,
+            }
+        return self._scalar_arrays
+
+    def _names_column(self, pd: Any, key: str) -> Any:
+        """The string column ``key`` of the frame; it replaces the codes in the table, so
+        that the codes and the strings are never both held (docs/reader.md, "Memory")."""
+        table = self._scalar_table()
+        column = table[key]
+        if isinstance(column, np.ndarray):
+            column = string_column(pd, column, table[_CODED[key]])
+            table[key] = column
+        return column
 
     def _scalars_frame(self) -> Any:
         pd = pandas()
-        a = self.scalars_arrays()
-        if len(a["step"]) == 0:
+        table = self._scalar_table()
+        if len(table["step"]) == 0:
             return pd.DataFrame()
-
-        cols: dict[str, Any] = {
-            "step": a["step"],
-            "tag": string_column(pd, a["tag"], a["tags"]),
-            "value": a["value"],
-        }
+        cols: dict[str, Any] = {"step": table["step"]}
+        cols["tag"] = self._names_column(pd, "tag")
+        cols["value"] = table["value"]
         if "wall_time" in self._extra:
-            cols["wall_time"] = a["wall_time"]
+            cols["wall_time"] = table["wall_time"]
         if "dir_name" in self._extra:
-            cols["dir_name"] = string_column(pd, a["dir_name"], a["dir_names"])
+            cols["dir_name"] = self._names_column(pd, "dir_name")
         if "file_name" in self._extra:
-            cols["file_name"] = string_column(pd, a["file_name"], a["file_names"])
+            cols["file_name"] = self._names_column(pd, "file_name")
         return pd.DataFrame(cols, copy=False)
