@@ -99,17 +99,19 @@ pub fn read_records(data: &[u8]) -> (Vec<&[u8]>, ReadStop) {
     (records, ReadStop::Clean)
 }
 
+/// The TFRecord framing of `payloads`, one after another (for tests of every reader).
+#[cfg(test)]
+pub(crate) fn framed(payloads: &[&[u8]]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in payloads {
+        append_record(&mut out, p);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn framed(payloads: &[&[u8]]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for p in payloads {
-            append_record(&mut out, p);
-        }
-        out
-    }
 
     #[test]
     fn round_trip_keeps_every_payload_in_order() {

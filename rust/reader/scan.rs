@@ -230,7 +230,7 @@ impl RecordScanner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::tf_record::append_record;
+    use crate::format::tf_record::framed;
 
     fn scan(bytes: &[u8]) -> (Vec<(u64, Vec<u8>)>, Vec<Damage>) {
         let dir = std::env::temp_dir().join(format!(
@@ -246,14 +246,6 @@ mod tests {
         }
         std::fs::remove_file(&dir).unwrap();
         (out, s.damage.clone())
-    }
-
-    fn framed(payloads: &[&[u8]]) -> Vec<u8> {
-        let mut out = Vec::new();
-        for p in payloads {
-            append_record(&mut out, p);
-        }
-        out
     }
 
     #[test]
