@@ -71,52 +71,22 @@ def test_export_long_csv_equals_the_reader(logdir: Path, tmp_path: Path) -> None
     np.testing.assert_array_equal(got["value"].astype(np.float32), want["value"].astype(np.float32))
 
 
+def export_filtered(logdir: Path, out: Path) -> None:
+    """`ferroboard export` of run0's loss and acc into `out` (its suffix picks the format)."""
+    done = run("export", str(logdir), "-o", str(out), "--run", "^run0$", "--tag", "^(loss|acc)$")
+    assert done.returncode == 0, done.stderr
+
+
 def test_export_filters_json_and_parquet(logdir: Path, tmp_path: Path) -> None:
-    assert (
-        run(
-            "export",
-            str(logdir),
-            "-o",
-            str(tmp_path / "a.csv"),
-            "--run",
-            "^run0$",
-            "--tag",
-            "^(loss|acc)$",
-        ).returncode
-        == 0
-    )
+    export_filtered(logdir, tmp_path / "a.csv")
     csv = pd.read_csv(tmp_path / "a.csv")
     assert set(csv["run"]) == {"run0"} and set(csv["tag"]) == {"loss", "acc"}
     assert len(csv) == 31 + 33
-    assert (
-        run(
-            "export",
-            str(logdir),
-            "-o",
-            str(tmp_path / "a.parquet"),
-            "--run",
-            "^run0$",
-            "--tag",
-            "^(loss|acc)$",
-        ).returncode
-        == 0
-    )
+    export_filtered(logdir, tmp_path / "a.parquet")
     pq = pd.read_parquet(tmp_path / "a.parquet")
     assert pq["tag"].astype(str).tolist() == csv["tag"].tolist()
     np.testing.assert_array_equal(pq["value"], csv["value"].astype(np.float32))
-    assert (
-        run(
-            "export",
-            str(logdir),
-            "-o",
-            str(tmp_path / "a.jsonl"),
-            "--run",
-            "^run0$",
-            "--tag",
-            "^(loss|acc)$",
-        ).returncode
-        == 0
-    )
+    export_filtered(logdir, tmp_path / "a.jsonl")
     rows = [json.loads(x) for x in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert [r["value"] for r in rows] == csv["value"].tolist()
 
