@@ -21,6 +21,7 @@ import numpy as np
 
 from . import _device_path
 from ._pending import Entry
+from .file_writer import FileWriter
 
 #: Builds the summary (a `_core.SummaryEncoder`) from the host values, by argument name.
 Build = Callable[[dict], Any]
@@ -91,7 +92,7 @@ def _host_snapshot(value: Any) -> Any:
 
 
 def defer(
-    writer: Any,
+    fw: FileWriter,
     what: str,
     tag: str,
     values: dict,
@@ -100,15 +101,13 @@ def defer(
     walltime: Optional[float],
 ) -> None:
     """Logs the summary `build` makes from `values` (argument name to value; the CUDA
-    tensors among them arrive later) in the default run of `writer`, without a sync.
+    tensors among them arrive later) in the file of `fw`, without a sync.
 
     `build` runs twice: at the call on the host buffers before anything is copied into
     them (it checks every argument's shape and dtype, so bad input raises here, naming
     it; the summary it makes is dropped), and once the copies completed (the summary
     that is written). Builders only look at shapes and dtypes to reject input.
     """
-    if not _device_path.check_capture(writer._on_cuda_capture, what):
-        return
     torch = sys.modules["torch"]
     copies: dict[str, _Copy] = {}
     enqueued = False
@@ -121,7 +120,6 @@ def defer(
             else:
                 host[name] = _host_snapshot(value)
         build(host)  # the arguments' checks; the buffers hold no values yet
-        fw = writer._get_file_writer()
         queue = fw._pending_queue()
         queue.maybe_poll()  # earlier GPU values that have arrived
         nbytes = sum(copy.nbytes for copy in copies.values())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Union
 
-from . import _device_copy
+from . import _device_copy, _device_path
 from ._core import EventWriter
 from ._noop_writer import NoopFileWriter
 from .conversions import optional_step, optional_walltime
@@ -42,6 +42,10 @@ class WriterBase:
         writer writes nothing)."""
         raise NotImplementedError
 
+    def _open_default(self) -> FileWriter:  # pragma: no cover - SummaryWriter's
+        """The default run's `FileWriter` of a writer that writes, opened if closed."""
+        raise NotImplementedError
+
     def _plain_file_writer(self, log_dir: str) -> FileWriter:  # pragma: no cover
         """A `FileWriter` with default settings in `log_dir`, reaching the same store as
         this writer when the log dir is a URL (SummaryWriter's)."""
@@ -58,5 +62,7 @@ class WriterBase:
     ) -> None:
         """Logs what `build` makes of `values`, some of them CUDA tensors, without a
         host sync: their copies to host memory complete later (docs/gpu.md)."""
+        if not _device_path.check_capture(self._on_cuda_capture, what):
+            return
         step, wall = optional_step(global_step), optional_walltime(walltime)
-        _device_copy.defer(self, what, tag, values, build, step, wall)
+        _device_copy.defer(self._open_default(), what, tag, values, build, step, wall)
