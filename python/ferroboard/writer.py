@@ -312,18 +312,18 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         if not isinstance(tag_scalar_dict, dict):
             raise TypeError(f"tag_scalar_dict must be a dict, got {describe(tag_scalar_dict)}")
         values = {}
+        on_device = False
         for key, value in tag_scalar_dict.items():
             check_tag(key, "tag_scalar_dict key")
             check_no_nul(key, "tag_scalar_dict key")
             if _device_path.wants(value):  # read once its copy completed, no sync
                 values[key] = _device_path.checked_scalar(value, f"tag_scalar_dict[{key!r}]")
+                on_device = True
             else:
                 values[key] = scalar_to_float(value, f"tag_scalar_dict[{key!r}]")
         global_step = optional_step(global_step)
         walltime = time.time() if walltime is None else checked_walltime(walltime)
-        if not all(type(v) is float for v in values.values()) and not (
-            _device_path.check_capture(self._on_cuda_capture, "add_scalars")
-        ):
+        if on_device and not _device_path.check_capture(self._on_cuda_capture, "add_scalars"):
             values = {k: v for k, v in values.items() if type(v) is float}
         fw_logdir = self._get_file_writer().get_logdir()
         # Sub-run `{main_tag}_{key}`, one directory: torch replaces separators in
