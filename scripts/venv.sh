@@ -23,5 +23,21 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   "$VENV/bin/python" -m pip check
   echo "$want" > "$stamp"
 fi
+# TensorFlow goes into a folder of its own (requirements-tensorflow.txt says why), pinned to
+# the versions the environment already has of what they share (numpy, protobuf, ...).
+TF_REQ="$(dirname "$REQ")/requirements-tensorflow.txt"
+TF_SITE="$VENV/tensorflow-site"
+tf_stamp="$TF_SITE/.requirements.sha256"
+tf_want="$(cat "$REQ" "$TF_REQ" | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$tf_stamp" 2>/dev/null)" != "$tf_want" ]; then
+  echo "installing TensorFlow for the tbparse image and audio comparison into $TF_SITE"
+  rm -rf "$TF_SITE"
+  pins="$(mktemp)"
+  "$VENV/bin/python" -m pip freeze --exclude-editable > "$pins"
+  "$VENV/bin/python" -m pip install -q --target "$TF_SITE" -r "$TF_REQ" -c "$pins"
+  rm -f "$pins"
+  echo "$tf_want" > "$tf_stamp"
+fi
+export FERROBOARD_TENSORFLOW_SITE="$TF_SITE"
 export VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tbparse
 from ferroboard.reader import EventFileDamageError, EventFileDamageWarning
-from pandas.testing import assert_frame_equal
+from frames import assert_frames_identical
 from reader_logs import WRITERS, write_restart, write_runs
 
 EXTRAS = [
@@ -38,13 +38,13 @@ def test_scalars_equal_tbparse(logdir: Path, extra: set) -> None:
     ours, theirs = readers(logdir, extra_columns=extra)
     expected = theirs.scalars
     assert len(expected) > 100
-    assert_frame_equal(ours.scalars, expected)
+    assert_frames_identical(ours.scalars, expected)
 
 
 @pytest.mark.parametrize("extra", [None, {"dir_name"}, {"dir_name", "wall_time"}], ids=str)
 def test_pivot_scalars_equal_tbparse(logdir: Path, extra: set) -> None:
     ours, theirs = readers(logdir, pivot=True, extra_columns=extra, event_types={"scalars"})
-    assert_frame_equal(ours.scalars, theirs.scalars)
+    assert_frames_identical(ours.scalars, theirs.scalars)
 
 
 @pytest.mark.parametrize("kind", ["tensors", "text", "hparams"])
@@ -53,7 +53,7 @@ def test_other_kinds_equal_tbparse(logdir: Path, kind: str, extra: set) -> None:
     ours, theirs = readers(logdir, extra_columns=extra)
     expected = getattr(theirs, kind)
     assert len(expected) > 0
-    assert_frame_equal(getattr(ours, kind), expected)
+    assert_frames_identical(getattr(ours, kind), expected)
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ def test_histograms_equal_tbparse(logdir: Path, extra: set, pivot: bool) -> None
     ours, theirs = readers(logdir, extra_columns=extra, pivot=pivot)
     expected = theirs.histograms
     assert len(expected) > 0
-    assert_frame_equal(ours.histograms, expected)
+    assert_frames_identical(ours.histograms, expected)
 
 
 def test_tags_and_children_as_tbparse(logdir: Path) -> None:
@@ -77,7 +77,7 @@ def test_tags_and_children_as_tbparse(logdir: Path) -> None:
     assert list(ours.children) == list(theirs.children)
     for name, child in ours.children.items():
         assert child.log_path == theirs.children[name].log_path
-        assert_frame_equal(child.scalars, theirs.children[name].scalars)
+        assert_frames_identical(child.scalars, theirs.children[name].scalars)
 
 
 def test_event_types_and_arguments_checked(logdir: Path) -> None:
@@ -96,9 +96,9 @@ def test_event_types_and_arguments_checked(logdir: Path) -> None:
 def test_restart_keeps_every_value_like_tbparse(tmp_path: Path, writer: str) -> None:
     root = write_restart(tmp_path, writer)
     ours, theirs = readers(root, extra_columns={"wall_time", "file_name"})
-    assert_frame_equal(ours.scalars, theirs.scalars)
+    assert_frames_identical(ours.scalars, theirs.scalars)
     ours, theirs = readers(root)
-    assert_frame_equal(ours.scalars, theirs.scalars)
+    assert_frames_identical(ours.scalars, theirs.scalars)
     if writer != "tensorboardX":  # its second file has the first's name and replaces it
         assert list(ours.scalars["value"]) == [0, 1, 2, 3, 4, 5, 105, 6, 106, 7, 107, 8, 9]
 
@@ -118,7 +118,7 @@ def test_session_start_in_one_file_purges_like_event_accumulator(tmp_path: Path)
     w.add_event(ev)
     w.close()
     ours, theirs = readers(tmp_path)
-    assert_frame_equal(ours.scalars, theirs.scalars)
+    assert_frames_identical(ours.scalars, theirs.scalars)
     assert list(ours.scalars["value"]) == [0.0, 1.0, 2.0, 33.0]
 
 
@@ -228,7 +228,7 @@ def test_torn_tail_is_reported_and_every_whole_record_kept(tmp_path: Path) -> No
     with pytest.warns(EventFileDamageWarning, match=rf"{path.name}: torn tail at byte {last}"):
         r = ferroboard.SummaryReader(tmp_path)
     assert r.scalars["value"].tolist() == [float(s) for s in range(19)]
-    assert_frame_equal(r.scalars, tbparse.SummaryReader(str(tmp_path)).scalars)
+    assert_frames_identical(r.scalars, tbparse.SummaryReader(str(tmp_path)).scalars)
     # A torn tail is what a live writer leaves: strict mode does not raise for it.
     with pytest.warns(EventFileDamageWarning):
         ferroboard.SummaryReader(tmp_path, strict=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib.metadata
+import os
 import re
 import sys
 from pathlib import Path
@@ -16,6 +17,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("tests", "benches", "examples")
+# Files run with TensorFlow's folder on their path (requirements-tensorflow.txt): their
+# imports are checked against that file and that folder instead of the environment.
+TENSORFLOW_CHILDREN = {"tests/tbparse_media_child.py"}
 
 
 def _normalize(name: str) -> str:
@@ -43,6 +47,11 @@ def _test_extra() -> set[str]:
     )
 
 
+def _tensorflow_requirements() -> set[str]:
+    lines = (ROOT / "requirements-tensorflow.txt").read_text().splitlines()
+    return _requirement_names(lines) | _dev_requirements()
+
+
 def _local_modules() -> set[str]:
     local = {"ferroboard"}
     for folder in SCANNED:
@@ -68,17 +77,45 @@ def _imports() -> dict[str, list[str]]:
     return found
 
 
-def _third_party() -> dict[str, list[str]]:
+def _third_party(tensorflow_children: bool = False) -> dict[str, list[str]]:
+    """Third-party modules → files importing them, of the TensorFlow children or of the rest."""
     local = _local_modules()
     stdlib = set(sys.stdlib_module_names) | {"__future__"}
-    return {m: files for m, files in _imports().items() if m not in stdlib | local}
+    found = {}
+    for module, files in _imports().items():
+        files = [f for f in files if (f in TENSORFLOW_CHILDREN) == tensorflow_children]
+        if files and module not in stdlib | local:
+            found[module] = files
+    return found
 
 
-def _unprovided(required: set[str]) -> list[str]:
-    providers = importlib.metadata.packages_distributions()
+def _tensorflow_site() -> str:
+    return os.environ.get("FERROBOARD_TENSORFLOW_SITE") or os.path.join(
+        sys.prefix, "tensorflow-site"
+    )
+
+
+def _providers(extra_path: tuple[str, ...] = ()) -> dict[str, set[str]]:
+    """Top-level module → normalized names of the distributions that install it."""
+    providers: dict[str, set[str]] = {
+        m: {_normalize(d) for d in dists}
+        for m, dists in importlib.metadata.packages_distributions().items()
+    }
+    for dist in importlib.metadata.distributions(path=list(extra_path)):
+        tops = (dist.read_text("top_level.txt") or "").split()
+        tops += [f.parts[0] for f in dist.files or [] if len(f.parts) > 1]
+        for top in tops:
+            providers.setdefault(top, set()).add(_normalize(dist.metadata["Name"]))
+    return providers
+
+
+def _unprovided(
+    required: set[str], tensorflow_children: bool = False, extra_path: tuple[str, ...] = ()
+) -> list[str]:
+    providers = _providers(extra_path)
     missing = []
-    for module, files in sorted(_third_party().items()):
-        dists = {_normalize(d) for d in providers.get(module, [])}
+    for module, files in sorted(_third_party(tensorflow_children).items()):
+        dists = providers.get(module, set())
         if not dists & required:
             what = ", ".join(sorted(dists)) or "no installed distribution"
             missing.append(f"{module} (provided by: {what}; imported in {', '.join(files)})")
@@ -103,3 +140,12 @@ def test_every_imported_module_is_in_the_test_extra():
     assert not missing, "not in pyproject's [project.optional-dependencies] test:\n" + "\n".join(
         missing
     )
+
+
+def test_tensorflow_children_import_only_what_their_folder_provides():
+    """The tbparse child runs with scripts/venv.sh's TensorFlow folder on its path."""
+    site = _tensorflow_site()
+    assert os.path.isdir(os.path.join(site, "tensorflow")), f"run scripts/test.sh: no {site}"
+    assert "tensorflow" in _third_party(tensorflow_children=True)
+    missing = _unprovided(_tensorflow_requirements(), True, (site,))
+    assert not missing, "not in requirements-tensorflow.txt:\n" + "\n".join(missing)
