@@ -51,9 +51,18 @@ def test_ls_lists_runs_tags_counts_and_steps(logdir: Path) -> None:
     assert any(line.split()[:3] == ["histograms", "weights", "3"] for line in lines)
     assert any(line.split()[:3] == ["text", "note/text_summary", "3"] for line in lines)
     assert any(line.startswith("run1/grp_a  (") for line in lines)
+    hparams = [line.split(None, 2) for line in lines if line.split()[0] == "hparams"]
+    assert [h[1:] for h in hparams] == [
+        ["_hparams_/session_start_info", "deep=False, lr=0.1, opt=sgd"],
+        ["_hparams_/session_start_info", "deep=True, lr=0.2, opt=sgd"],
+    ]
     listed = json.loads(run("ls", "--json", str(logdir)).stdout)
     loss = [r for r in listed if r["run"] == "run1" and r["tag"] == "loss"]
     assert loss[0]["points"] == 31 and loss[0]["first_wall"] == 1000.0
+    assert sorted(r["detail"] for r in listed if r["kind"] == "hparams") == [
+        "deep=False, lr=0.1, opt=sgd",
+        "deep=True, lr=0.2, opt=sgd",
+    ]
 
 
 def test_export_long_csv_equals_the_reader(logdir: Path, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _core
+from .reader._frames import HPARAMS_TAG
 from .reader._load import CORE_KINDS, FileReport, _report
 
 #: Scans shorter than this show no progress.
@@ -98,17 +99,35 @@ class TagSummary:
     kind: str
     tag: str
     points: int
-    first_step: int
-    last_step: int
-    first_wall: float
-    last_wall: float
+    first_step: Optional[int]  # None for hparams: the light scan keeps only their content
+    last_step: Optional[int]
+    first_wall: Optional[float]
+    last_wall: Optional[float]
+    detail: str = ""  # hparams: "name=value, ..." of the session start
 
     def merge(self, other: TagSummary) -> None:
         self.points += other.points
-        self.first_step = min(self.first_step, other.first_step)
-        self.last_step = max(self.last_step, other.last_step)
-        self.first_wall = min(self.first_wall, other.first_wall)
-        self.last_wall = max(self.last_wall, other.last_wall)
+        self.first_step = _either(min, self.first_step, other.first_step)
+        self.last_step = _either(max, self.last_step, other.last_step)
+        self.first_wall = _either(min, self.first_wall, other.first_wall)
+        self.last_wall = _either(max, self.last_wall, other.last_wall)
+        if other.detail and other.detail not in self.detail.split("; "):
+            self.detail = f"{self.detail}; {other.detail}" if self.detail else other.detail
+
+
+def _either(pick: Any, a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else pick(a, b)
+
+
+def _hparams(run: str, names: list[str], plugins: list[tuple[int, str, bytes]]) -> list:
+    """The hparams a file's session start records, as one ``ls`` row."""
+    out = []
+    for t, plugin, content in plugins:
+        if plugin == "hparams" and names[t] == HPARAMS_TAG:
+            values = _core.hparams_session_start(content) or []
+            detail = ", ".join(f"{k}={v}" for k, v in values)
+            out.append(TagSummary(run, "hparams", names[t], 1, None, None, None, None, detail))
+    return out
 
 
 def _group(
@@ -175,6 +194,7 @@ def summarize(data: Any, reports: list[FileReport]) -> list[TagSummary]:
                     tag_id = names.index(s.tag)
                     s.kind = plugin_of.get(tag_id, "tensors")
                 found.append(s)
+        found += _hparams(run, names, data.plugins(i))
         for s in found:
             key = (s.run, s.kind, s.tag)
             if key in merged:

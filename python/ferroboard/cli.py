@@ -58,6 +58,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         for f in reports:
             runs.setdefault(f.dir_name or ".", [])
         width = max([len(r.tag) for r in rows] + [3])
+        kind_width = max([len(r.kind) for r in rows] + [11])
         for run in sorted(runs):
             files = [f for f in reports if (f.dir_name or ".") == run]
             size = sum(f.size for f in files)
@@ -69,12 +70,15 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 f"{run}  ({len(files)} file{'s' * (len(files) != 1)}, {size / 1e6:,.2f} MB, {span})"
             )
             for r in runs[run]:
+                if r.first_step is None:
+                    print(f"  {r.kind:<{kind_width}} {r.tag:<{width}}  {r.detail}")
+                    continue
                 steps = (
                     f"step {r.first_step}"
                     if r.first_step == r.last_step
                     else f"steps {r.first_step}..{r.last_step}"
                 )
-                print(f"  {r.kind:<11} {r.tag:<{width}}  {r.points:>9,} points  {steps}")
+                print(f"  {r.kind:<{kind_width}} {r.tag:<{width}}  {r.points:>9,} points  {steps}")
     return _damage_notes(reports, args.strict)
 
 

@@ -32,9 +32,13 @@ pub struct Kinds {
     pub audio: bool,
     /// Rows without payloads: step, wall time, tag and plugin name are read, but tensors,
     /// images and audio are left empty, histograms keep their statistics but no buckets,
-    /// and plugin contents are empty (a listing's scan: see `light_event`).
+    /// and plugin contents are empty but the hparams plugin's (a listing's scan: see
+    /// `light_event`).
     pub light: bool,
 }
+
+/// The plugin whose content a light scan keeps: `ls` prints the hparams of each run.
+const HPARAMS_PLUGIN: &str = "hparams";
 
 impl Kinds {
     pub fn all() -> Self {
@@ -761,14 +765,18 @@ fn light_value(b: &[u8]) -> Option<SummaryValue> {
                         (1, 2) if meta.plugin_data.is_none() => {
                             let mut d = Wire::new(m.bytes()?);
                             let mut plugin = PluginData::default();
+                            let mut content: &[u8] = &[];
                             while !d.done() {
                                 match d.key()? {
                                     (1, 2) => plugin.plugin_name = text(d.bytes()?)?,
-                                    (2, 2) => {
-                                        d.bytes()?;
-                                    }
+                                    (2, 2) => content = d.bytes()?,
                                     _ => return None,
                                 }
+                            }
+                            // A listing prints the hparams (a few dozen bytes a run); every
+                            // other plugin's content stays unread.
+                            if plugin.plugin_name == HPARAMS_PLUGIN {
+                                plugin.content = content.to_vec();
                             }
                             meta.plugin_data = Some(plugin);
                         }
