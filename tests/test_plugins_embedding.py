@@ -272,3 +272,12 @@ def test_write_failure_is_reported(tmp_path):
 def test_large_sprite_warns(tmp_path):
     with ferroboard.SummaryWriter(tmp_path) as w, pytest.warns(UserWarning, match="8192"):
         w.add_embedding(np.ones((4, 2)), label_img=np.zeros((4, 1, 1, 5000), np.uint8))
+
+
+def test_a_sprite_too_large_to_encode_raises_before_anything_is_created(tmp_path):
+    """The sprite's size is checked from the shape with the other arguments, before the
+    embedding's directory is made (the CUDA path checks it at the call the same way)."""
+    with ferroboard.SummaryWriter(tmp_path) as w:
+        with pytest.raises(ValueError, match=r"label_img \(the sprite\).*300000"):
+            w.add_embedding(np.zeros((2, 2)), label_img=np.zeros((2, 1, 300000, 1), np.uint8))
+    assert not (tmp_path / "00000").exists()

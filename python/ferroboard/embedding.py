@@ -16,11 +16,12 @@ import os
 import threading
 import warnings
 from collections.abc import Sequence
-from typing import Any, Optional
+from typing import Any, NamedTuple, Optional
 
 import numpy as np
 
 from . import _core, _lifecycle
+from ._core import DType
 from ._paths import check_no_nul, inside
 from .conversions import _is_torch_tensor, array_for_core, as_step, describe, to_numpy
 from .remote import DEFAULT_CLOSE_TIMEOUT, is_remote
@@ -84,6 +85,85 @@ def sprite_side(shape: tuple) -> int:
     cols = min(n, math.ceil(n**0.5))
     rows = math.ceil(n / cols)
     return max(cols * w, rows * h)
+
+
+def checked_target(tag: Any, tensor_format: Any, global_step: Any) -> int:
+    """Checks what names the embedding's directory and format; returns its step."""
+    if not isinstance(tag, str):
+        raise TypeError(f"tag must be a str, got {describe(tag)}")
+    check_no_nul(tag, "tag")
+    if tag == "..":  # the one tag `encode_tag` leaves a path out of its step's folder
+        raise ValueError(f"tag cannot be '..' (it names a directory): {tag!r}")
+    if tensor_format not in TENSOR_FORMATS:
+        raise ValueError(f"tensor_format must be 'tsv' or 'binary', got {tensor_format!r}")
+    return 0 if global_step is None else as_step(global_step)
+
+
+class Contents(NamedTuple):
+    """What the thread writes: the matrix, metadata.tsv and the label images."""
+
+    mat: np.ndarray
+    mat_code: DType
+    metadata: Optional[bytes]
+    label_img: Optional[tuple[np.ndarray, DType]]
+
+
+def contents(
+    mat: Any, metadata: Any, label_img: Any, metadata_header: Any, stacklevel: int
+) -> Contents:
+    """The embedding's arrays and metadata.tsv, every argument checked (by shape and
+    type only: the CUDA path runs this on buffers whose values have not arrived)."""
+    mat_arr, mat_code = mat_array(mat)
+    n = mat_arr.shape[0]
+    metadata_bytes = None if metadata is None else metadata_tsv(metadata, n, metadata_header)
+    img = None
+    if label_img is not None:
+        img = label_image(label_img)
+        img_arr = img[0]
+        if img_arr.shape[0] != n:
+            raise ValueError(
+                f"label_img must have one image per data point: {img_arr.shape[0]} "
+                f"images for {n} points"
+            )
+        if min(img_arr.shape) == 0:
+            raise ValueError(f"label_img has no pixels: shape {img_arr.shape}")
+        _core.check_label_img_shape(list(img_arr.shape))  # the sprite's size
+        side = sprite_side(img_arr.shape)
+        if side > MAX_SPRITE_SIDE:
+            warnings.warn(
+                f"add_embedding: the sprite is {side}x{side} pixels; TensorBoard's "
+                f"projector shows at most {MAX_SPRITE_SIDE}x{MAX_SPRITE_SIDE}",
+                stacklevel=stacklevel,
+            )
+    return Contents(mat_arr, mat_code, metadata_bytes, img)
+
+
+def mat_array(mat: Any) -> tuple[np.ndarray, DType]:
+    mat_arr, mat_code = array_for_core(mat, "mat")
+    if mat_arr.ndim != 2:
+        raise ValueError(
+            f"mat must be 2-D (N, D), where N is the number of points, got shape {mat_arr.shape}"
+        )
+    return mat_arr, mat_code
+
+
+def label_image(label_img: Any) -> tuple[np.ndarray, DType]:
+    img_arr, img_code = array_for_core(label_img, "label_img")
+    if img_arr.ndim != 4 or img_arr.shape[1] not in (1, 3):
+        raise ValueError(
+            f"label_img must have shape (N, C, H, W) with C = 1 or 3, got {img_arr.shape}"
+        )
+    return img_arr, img_code
+
+
+class Target(NamedTuple):
+    """Where an embedding's files go: `subdir` of `logdir` (a URL's staging directory,
+    whose files `remote` uploads), and its tensor's name in the config."""
+
+    logdir: str
+    subdir: str
+    tensor_name: str
+    remote: Optional[_core.RemoteFiles]
 
 
 class EmbeddingFiles:
@@ -164,45 +244,15 @@ class EmbeddingFiles:
         metadata_header: Any,
         tensor_format: str,
     ) -> None:
-        if not isinstance(tag, str):
-            raise TypeError(f"tag must be a str, got {describe(tag)}")
-        check_no_nul(tag, "tag")
-        if tag == "..":  # the one tag `encode_tag` leaves a path out of its step's folder
-            raise ValueError(f"tag cannot be '..' (it names a directory): {tag!r}")
-        if tensor_format not in TENSOR_FORMATS:
-            raise ValueError(f"tensor_format must be 'tsv' or 'binary', got {tensor_format!r}")
-        step = 0 if global_step is None else as_step(global_step)
-        mat_arr, mat_code = array_for_core(mat, "mat")
-        if mat_arr.ndim != 2:
-            raise ValueError(
-                f"mat must be 2-D (N, D), where N is the number of points, got shape "
-                f"{mat_arr.shape}"
-            )
-        n = mat_arr.shape[0]
-        metadata_bytes = None if metadata is None else metadata_tsv(metadata, n, metadata_header)
-        img = None
-        if label_img is not None:
-            img_arr, img_code = array_for_core(label_img, "label_img")
-            if img_arr.ndim != 4 or img_arr.shape[1] not in (1, 3):
-                raise ValueError(
-                    f"label_img must have shape (N, C, H, W) with C = 1 or 3, got {img_arr.shape}"
-                )
-            if img_arr.shape[0] != n:
-                raise ValueError(
-                    f"label_img must have one image per data point: {img_arr.shape[0]} "
-                    f"images for {n} points"
-                )
-            if min(img_arr.shape) == 0:
-                raise ValueError(f"label_img has no pixels: shape {img_arr.shape}")
-            side = sprite_side(img_arr.shape)
-            if side > MAX_SPRITE_SIDE:
-                warnings.warn(
-                    f"add_embedding: the sprite is {side}x{side} pixels; TensorBoard's "
-                    f"projector shows at most {MAX_SPRITE_SIDE}x{MAX_SPRITE_SIDE}",
-                    stacklevel=3,
-                )
-            img = (img_arr, img_code)
+        """The host path: everything checked and handed to the thread now."""
+        step = checked_target(tag, tensor_format, global_step)
+        parts = contents(mat, metadata, label_img, metadata_header, stacklevel=4)
+        target = self.place(logdir, step, tag, stacklevel=4)
+        self.submit(target, parts, tensor_format == "binary")
 
+    def place(self, logdir: str, step: int, tag: str, stacklevel: int) -> Target:
+        """Creates the embedding's directory ``{logdir}/{step:05d}/{tag}`` (warning when
+        it exists) and says where its files go."""
         step_text = str(step).zfill(5)
         subdir = f"{step_text}/{encode_tag(tag)}"
         inside(logdir, subdir, "tag", tag)  # checked against the log dir as given
@@ -216,28 +266,31 @@ class EmbeddingFiles:
             warnings.warn(
                 f"add_embedding: {save_path} exists (did you set global_step?); its files "
                 "are replaced",
-                stacklevel=3,
+                stacklevel=stacklevel,
             )
         else:
             os.makedirs(save_path, exist_ok=True)
+        return Target(logdir, subdir, f"{tag}:{step_text}", remote)
 
+    def submit(self, target: Target, parts: Contents, binary: bool) -> None:
+        """Hands the files to the thread; its config entry follows the earlier ones."""
         if self._core is not None and self._pid != os.getpid():
             self._lock = threading.Lock()  # a forked child: the parent's may be held
         with self._lock:
             info = self._writer().submit(
-                logdir,
-                subdir,
-                f"{tag}:{step_text}",
-                mat_arr,
-                mat_code,
-                tensor_format == "binary",
-                metadata_bytes,
-                img,
+                target.logdir,
+                target.subdir,
+                target.tensor_name,
+                parts.mat,
+                parts.mat_code,
+                binary,
+                parts.metadata,
+                parts.label_img,
                 self.config,
             )
             self.config.append(info)
-            if remote is not None:
-                self._unsent.append((remote, subdir))
+            if target.remote is not None:
+                self._unsent.append((target.remote, target.subdir))
 
     def wait(self) -> None:
         """Returns when every embedding added so far is on disk (for a URL log dir: in

@@ -162,8 +162,18 @@ fn sprite_png(
     Ok(PyBytes::new(py, &png).unbind())
 }
 
+/// Raises what `EmbeddingWriter.submit` raises for label images of `shape` (rank,
+/// channels, no pixels, a sprite too large to encode), from the shape alone: the CUDA
+/// path checks this at the call, before the pixels have arrived.
+#[pyfunction]
+fn check_label_img_shape(shape: Vec<i64>) -> PyResult<()> {
+    SpriteLayout::new(&shape)?;
+    Ok(())
+}
+
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEmbeddingWriter>()?;
+    m.add_function(wrap_pyfunction!(check_label_img_shape, m)?)?;
     m.add_function(wrap_pyfunction!(sprite_png, m)?)?;
     m.add_function(wrap_pyfunction!(projector_config_text, m)?)?;
     m.add_function(wrap_pyfunction!(embedding_tsv, m)?)?;
