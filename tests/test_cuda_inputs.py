@@ -53,3 +53,52 @@ def test_cuda_scalars_and_histograms_never_sync(tmp_path):
             torch.cuda.set_sync_debug_mode("default")
     tags = [v.tag for v in summary_values(events_of(tmp_path))]
     assert tags == ["s", "h", "a", "b", "c", "edges"] * 3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_embeddings_and_hparams_never_sync_and_match_the_cpu_path(tmp_path):
+    """add_embedding and add_hparams of CUDA tensors under torch's sync debug mode
+    "error" (any host sync raises), then the files against the same calls with CPU
+    tensors (docs/gpu.md)."""
+    import os
+
+    cpu = {
+        "mat": torch.randn(50, 8),
+        "images": torch.rand(50, 3, 6, 6),
+        "labels": torch.arange(50) % 5,
+        "loss": torch.tensor(0.125),
+    }
+    cuda = {k: v.cuda() for k, v in cpu.items()}  # copied before the sync check starts
+    torch.cuda.synchronize()
+
+    def log(w: ferroboard.SummaryWriter, v: dict) -> None:
+        w.add_embedding(v["mat"], metadata=v["labels"], label_img=v["images"])
+        w.add_embedding(v["mat"], global_step=1, tag="bin", tensor_format="binary")
+        w.add_hparams({"lr": 0.1}, {"loss": v["loss"], "acc": 0.5}, run_name="hp")
+
+    with ferroboard.SummaryWriter(str(tmp_path / "cpu")) as w:
+        log(w, cpu)
+    with ferroboard.SummaryWriter(str(tmp_path / "cuda")) as w:
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            log(w, cuda)
+            w.poll()
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+
+    def files(root):
+        out = {}
+        for dirpath, _dirs, names in os.walk(root):
+            for name in names:
+                if "tfevents" not in name:
+                    path = os.path.join(dirpath, name)
+                    with open(path, "rb") as f:
+                        out[os.path.relpath(path, root)] = f.read()
+        return out
+
+    ours, theirs = files(tmp_path / "cuda"), files(tmp_path / "cpu")
+    assert sorted(ours) == sorted(theirs) and len(ours) == 5  # 3 + 1 files, the config
+    assert all(ours[name] == theirs[name] for name in theirs)
+    cpu_hp = summary_values(events_of(tmp_path / "cpu", "hp"))
+    cuda_hp = summary_values(events_of(tmp_path / "cuda", "hp"))
+    assert [v.SerializeToString() for v in cuda_hp] == [v.SerializeToString() for v in cpu_hp]

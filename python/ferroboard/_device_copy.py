@@ -6,7 +6,8 @@ time taken then, as torch does), enqueues a copy of each CUDA tensor into host m
 (pinned, reused by dtype and size) on the tensor's current stream, records a completion
 event and returns. When the event has completed, the same summary builder as the host
 path runs on the host copies and fills the slot (`_pending`), so the event is the one
-the host path writes, byte for byte.
+the host path writes, byte for byte. `defer_elsewhere` does the same for what is written
+outside the event file (`_device_plugins`: embeddings, `add_hparams` sub-runs).
 
 Nothing here reads a CUDA tensor on the host (`.cpu()`, `.item()`, `.numpy()`) before
 its event completed: the builder only ever sees the host copies.
@@ -108,6 +109,47 @@ def defer(
     it; the summary it makes is dropped), and once the copies completed (the summary
     that is written). Builders only look at shapes and dtypes to reject input.
     """
+
+    def start(core: Any) -> tuple[list[int], Callable[[dict], None]]:
+        slot = core.reserve(step, walltime)
+        return [slot], lambda host: core.fill_encoder(slot, build(host))
+
+    _queue(fw, [tag], values, build, start, None)
+
+
+def defer_elsewhere(
+    fw: FileWriter,
+    tags: list[str],
+    values: dict,
+    check: Callable[[dict], None],
+    deliver: Callable[[dict], None],
+    outside: dict[str, int],
+) -> None:
+    """Runs `deliver(host)` once the CUDA tensors among `values` arrived in host memory,
+    in order with the other pending entries of `fw`'s file, but holding no slot in it:
+    for what is written elsewhere (an embedding's files, an `add_hparams` sub-run).
+
+    `check(host)` runs at the call on the host buffers before anything is copied into
+    them (bad input raises there) and may replace host arguments in `host` by what the
+    host path takes from them at the call. `outside` counts what `deliver` writes, by
+    kind, for the report if it is cancelled. Without CUDA tensors in `values`, the entry
+    waits only for those before it (an embedding given host arrays behind one given a
+    CUDA tensor keeps its place in the projector config).
+    """
+    _queue(fw, tags, values, check, lambda core: ([], deliver), outside)
+
+
+def _queue(
+    fw: FileWriter,
+    tags: list[str],
+    values: dict,
+    check: Callable[[dict], Any],
+    start: Callable[[Any], tuple[list[int], Callable[[dict], None]]],
+    outside: Optional[dict[str, int]],
+) -> None:
+    """Copies the CUDA tensors of `values` to host buffers, runs `check` on the host
+    values, then (holding the queue's lock) `start(core)`, which reserves the entry's
+    slots and returns them with what fills them from the host values."""
     torch = sys.modules["torch"]
     copies: dict[str, _Copy] = {}
     enqueued = False
@@ -119,21 +161,22 @@ def defer(
                 host[name] = copies[name].view
             else:
                 host[name] = _host_snapshot(value)
-        build(host)  # the arguments' checks; the buffers hold no values yet
+        check(host)  # the arguments' checks; the buffers hold no values yet
         queue = fw._pending_queue()
         queue.maybe_poll()  # earlier GPU values that have arrived
         nbytes = sum(copy.nbytes for copy in copies.values())
         queue.make_room(nbytes)
         with queue.lock():  # a flush elsewhere sees this slot filled or waited for
             core = fw._writer()
-            slot = core.reserve(step, walltime)
+            slots, fill = start(core)
             enqueued = True
             try:
                 event = _enqueue(torch, copies)
             except BaseException:
-                core.cancel(slot)
+                for slot in slots:
+                    core.cancel(slot)
                 raise
-            queue.add(_entry(core, slot, tag, host, build, copies, event, nbytes))
+            queue.add(_entry(slots, tags, host, fill, copies, event, nbytes, outside))
     except BaseException:
         if not enqueued:  # else a copy may still be writing into them: dropped
             for copy in copies.values():
@@ -143,31 +186,34 @@ def defer(
 
 
 def _enqueue(torch: Any, copies: dict[str, _Copy]) -> Any:
-    """Copies every source into its buffer and records one event per device."""
+    """Copies every source into its buffer and records one event per device (none
+    without copies: the entry is complete at once)."""
     devices: dict[str, Any] = {}
     with torch.no_grad():
         for copy in copies.values():
             copy.buffer.copy_(copy.source.reshape(-1), non_blocking=True)
             devices.setdefault(str(copy.source.device), copy.source.device)
+    if not devices:
+        return _device_path._DONE
     events = [_device_path._EVENTS.record(torch, device) for device in devices.values()]
     return events[0] if len(events) == 1 else _AllEvents(events)
 
 
 def _entry(
-    core: Any,
-    slot: int,
-    tag: str,
+    slots: list[int],
+    tags: list[str],
     host: dict,
-    build: Build,
+    fill: Callable[[dict], None],
     copies: dict[str, _Copy],
     event: Any,
     nbytes: int,
+    outside: Optional[dict[str, int]],
 ) -> Entry:
     buffers = [copy.buffer for copy in copies.values()]
     copies.clear()  # the entry owns the buffers from here on
 
     def finish() -> None:
-        core.fill_encoder(slot, build(host))
+        fill(host)
 
     def release() -> None:
         for buffer in buffers:
@@ -176,4 +222,4 @@ def _entry(
         for one in events:
             _device_path._EVENTS.give(one)
 
-    return Entry([slot], event, finish, nbytes, release, [tag])
+    return Entry(slots, event, finish, nbytes, release, tags, outside)

@@ -22,10 +22,16 @@ import weakref
 from typing import Any
 
 #: What is closed at exit, in this order: a `GlobalSummaryWriter` first (it writes what
-#: other processes sent through its `SummaryWriter`), then embedding threads, then the
-#: event files themselves.
-GLOBAL_WRITER, EMBEDDINGS, FILE_WRITER = "global writer", "embeddings", "file writer"
-_ORDER = (GLOBAL_WRITER, EMBEDDINGS, FILE_WRITER)
+#: other processes sent through its `SummaryWriter`), then the queues of values still
+#: being computed on a GPU (finishing an entry may hand an embedding to its thread or
+#: write an `add_hparams` sub-run), then embedding threads, then the event files.
+GLOBAL_WRITER, GPU_QUEUE, EMBEDDINGS, FILE_WRITER = (
+    "global writer",
+    "queue of GPU values",
+    "embeddings",
+    "file writer",
+)
+_ORDER = (GLOBAL_WRITER, GPU_QUEUE, EMBEDDINGS, FILE_WRITER)
 
 _live: dict[str, weakref.WeakSet[Any]] = {kind: weakref.WeakSet() for kind in _ORDER}
 _lock = threading.Lock()

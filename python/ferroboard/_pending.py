@@ -4,7 +4,8 @@ Each entry is one reserved slot (or several, for `add_histograms`) of a core wri
 completion event (a `torch.cuda.Event` recorded after the work and the copy to host
 memory) and a `finish` callable that reads the host buffer and fills the slots. The core
 keeps file order: it writes everything up to the first slot still unfilled
-(docs/gpu.md).
+(docs/gpu.md). Some entries write outside the queue's file instead (an embedding's
+files, an `add_hparams` sub-run): they hold no slot, and are finished in the same order.
 
 Only the thread that logs touches CUDA here, and only through the event: a poll runs
 from the writer's own calls (at most once per `POLL_INTERVAL`), from `poll()`, and from
@@ -22,7 +23,7 @@ import time
 import warnings
 from typing import Any, Callable, Optional
 
-from . import _capture
+from . import _capture, _lifecycle
 
 #: Least time between two polls made by ordinary `add_*` calls.
 POLL_INTERVAL = 0.001
@@ -34,9 +35,14 @@ MAX_PENDING_ENTRIES = 65536
 
 class Entry:
     """Reserved `slots`, filled by `finish` once `event` completed; `release` returns
-    the host buffer and the event for reuse; `tags` name the events in reports."""
+    the host buffer and the event for reuse; `tags` name the events in reports.
 
-    __slots__ = ("slots", "event", "finish", "nbytes", "release", "tags")
+    `outside` counts, by kind ("event", "embedding"), what `finish` writes elsewhere
+    than in the slots (an `add_hparams` sub-run's events, an embedding's files): what
+    a cancelled entry reports as lost besides its slots.
+    """
+
+    __slots__ = ("slots", "event", "finish", "nbytes", "release", "tags", "outside")
 
     def __init__(
         self,
@@ -46,6 +52,7 @@ class Entry:
         nbytes: int,
         release: Optional[Callable[[], None]],
         tags: list[str],
+        outside: Optional[dict[str, int]] = None,
     ) -> None:
         self.slots = slots
         self.event = event
@@ -53,6 +60,7 @@ class Entry:
         self.nbytes = nbytes
         self.release = release
         self.tags = tags
+        self.outside = outside
 
 
 class PendingQueue:
@@ -67,8 +75,10 @@ class PendingQueue:
         self._bytes = 0
         self._next_poll = 0.0
         self._pid = os.getpid()
-        #: Slots given up (CUDA error, failed finishing, close without a device).
+        #: Events (slots and those written elsewhere) and embeddings given up (CUDA
+        #: error, failed finishing, close without a device).
         self.cancelled = 0
+        _lifecycle.register(self, _lifecycle.GPU_QUEUE)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -80,6 +90,11 @@ class PendingQueue:
         which holds `lock()` across the reservation and this call)."""
         self._entries.append(entry)
         self._bytes += entry.nbytes
+
+    def holds(self, kind: str) -> bool:
+        """Whether a pending entry writes `kind` ("embedding") outside the file."""
+        with self._lock:
+            return any(e.outside is not None and kind in e.outside for e in self._entries)
 
     def lock(self) -> Any:
         return self._lock
@@ -135,6 +150,11 @@ class PendingQueue:
             if not self._wait_head():
                 return
 
+    def close(self) -> None:
+        """At exit (`_lifecycle`): waits for every entry before the embedding threads
+        and the event files are closed, which its entries may still write to."""
+        self.drain()
+
     def _wait_head(self) -> bool:
         """Waits for the oldest entry and finishes it; False when the queue was given
         up instead (a device error)."""
@@ -174,41 +194,42 @@ class PendingQueue:
         entries = list(self._entries)
         self._entries.clear()
         self._bytes = 0
-        count = 0
+        lost: collections.Counter[str] = collections.Counter()
         for entry in entries:
-            count += self._cancel_slots(entry)
+            lost += self._cancel_slots(entry)
             if entry.release is not None:
                 entry.release()
-        if count:
-            self.cancelled += count
+        if lost:
+            self.cancelled += sum(lost.values())
             warnings.warn(
-                f"ferroboard: {count} event(s) with values computed on the GPU were not "
+                f"ferroboard: {_counted(lost)} with values computed on the GPU were not "
                 f"written: {why}",
                 RuntimeWarning,
                 stacklevel=4,
             )
 
     def _cancel(self, entry: Entry, why: str) -> None:
-        count = self._cancel_slots(entry)
-        self.cancelled += count
+        lost = self._cancel_slots(entry)
+        self.cancelled += sum(lost.values())
         tags = ", ".join(repr(t) for t in entry.tags[:5])
         more = f" and {len(entry.tags) - 5} more" if len(entry.tags) > 5 else ""
         warnings.warn(
-            f"ferroboard: {count} event(s) with values computed on the GPU were not "
+            f"ferroboard: {_counted(lost)} with values computed on the GPU were not "
             f"written (tag {tags}{more}): {why}",
             RuntimeWarning,
             stacklevel=5,
         )
 
-    def _cancel_slots(self, entry: Entry) -> int:
-        count = 0
+    def _cancel_slots(self, entry: Entry) -> collections.Counter[str]:
+        """Cancels the entry's slots; what it loses, by kind."""
+        lost: collections.Counter[str] = collections.Counter(entry.outside or {})
         for slot in entry.slots:
             try:
                 if self._core.cancel(slot):
-                    count += 1
+                    lost["event"] += 1
             except Exception:  # noqa: BLE001 - the writer is closed or failed: nothing to do
-                count += 1
-        return count
+                lost["event"] += 1
+        return lost
 
     def _forked(self) -> bool:
         if os.getpid() == self._pid:
@@ -220,3 +241,8 @@ class PendingQueue:
         self._lock = threading.RLock()
         self._pid = os.getpid()
         return True
+
+
+def _counted(lost: collections.Counter[str]) -> str:
+    """'3 event(s)', '3 event(s) and 1 embedding(s)'."""
+    return " and ".join(f"{n} {kind}(s)" for kind, n in sorted(lost.items()) if n)

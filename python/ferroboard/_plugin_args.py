@@ -165,7 +165,7 @@ def check_tags(tags: Any, name: str) -> list:
 # -- hparams --------------------------------------------------------------------------------
 
 
-def _hparam_value(value: Any, where: str) -> Any:
+def hparam_value(value: Any, where: str) -> Any:
     """A bool, str or float for the core; None to skip the entry."""
     if value is None:
         return None
@@ -211,7 +211,7 @@ def hparams_args(
     for key, value in hparam_dict.items():
         if not isinstance(key, str):
             raise TypeError(f"hparam_dict keys must be str, got {describe(key)}")
-        norm = _hparam_value(value, f"hparam_dict[{key!r}]")
+        norm = hparam_value(value, f"hparam_dict[{key!r}]")
         if norm is None:
             continue
         domain = None
@@ -220,7 +220,7 @@ def hparams_args(
             where = f"hparam_domain_discrete[{key!r}]"
             if not isinstance(values, (list, tuple)):
                 raise TypeError(f"{where} must be a list, got {describe(values)}")
-            domain = [_hparam_value(v, where) for v in values]
+            domain = [hparam_value(v, where) for v in values]
             for original, d in zip(values, domain):
                 if type(d) is not type(norm):
                     raise TypeError(

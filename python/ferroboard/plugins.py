@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from typing import Any, Callable, Optional
 
-from . import _core, _device_copy
+from . import _core, _device_copy, _device_path, _device_plugins
 from ._paths import check_relative, inside, join
 from ._plugin_args import (
     as_num_thresholds,
@@ -36,7 +36,7 @@ from .conversions import (
     optional_walltime,
     scalar_to_float,
 )
-from .embedding import EmbeddingFiles
+from .embedding import EmbeddingFiles, checked_target
 from .graph import onnx_graph_nodes, openvino_graph_nodes, torch_graph_nodes
 
 #: `global_step` stored for `add_scalars` calls without one (see `scalar_dict`).
@@ -222,22 +222,52 @@ class PluginsMixin(WriterBase):
             raise TypeError(f"{arg} must be a str, got {describe(run_name)}")
         if run_name:  # torch would join an absolute or '..' name as given: checked first
             check_relative(run_name, arg)
-        hparams, metrics = hparams_args(hparam_dict, metric_dict, hparam_domain_discrete)
-        metric_values = [scalar_to_float(metric_dict[k], f"metric_dict[{k!r}]") for k in metrics]
+        device = _device_plugins.on_device(hparam_dict, "hparam_dict")
+        device.update(_device_plugins.on_device(metric_dict, "metric_dict"))
+        if not device:
+            hparams, metrics = hparams_args(hparam_dict, metric_dict, hparam_domain_discrete)
+            values = [scalar_to_float(metric_dict[k], f"metric_dict[{k!r}]") for k in metrics]
+            step = optional_step(global_step)
+            base = self._get_file_writer().get_logdir()
+            logdir = inside(base, run_name, arg, run_name) if run_name else None
+            run = logdir or join(base, str(time.time()))
+            return self._write_hparams_run(run, hparams, metrics, values, step, None)
+        if not _device_path.check_capture(self._on_cuda_capture, "add_hparams"):
+            return None
         step = optional_step(global_step)
-        exp, ssi, sei = _core.hparams_summaries(hparams, metrics)
-
-        base = self._get_file_writer().get_logdir()
+        fw = self._open_default()
+        base = fw.get_logdir()
         logdir = inside(base, run_name, arg, run_name) if run_name else None
+        # CUDA values (docs/gpu.md): the sub-run's name and wall time are the call's.
+        now = time.time()
+        run = logdir or join(base, str(now))
+
+        def write(hparams: list, metrics: list, values: list) -> None:
+            self._write_hparams_run(run, hparams, metrics, values, step, now)
+
+        _device_plugins.hparams(fw, hparam_dict, metric_dict, hparam_domain_discrete, device, write)
+        return None
+
+    def _write_hparams_run(
+        self,
+        run: str,
+        hparams: list,
+        metrics: list,
+        values: list,
+        step: Optional[int],
+        walltime: Optional[float],
+    ) -> None:
+        """The sub-run `run` of one `add_hparams` call: its hparams and metrics."""
+        exp, ssi, sei = _core.hparams_summaries(hparams, metrics)
         # torch's sub-run writer has default settings; a remote one needs the store's.
-        writer = self._plain_file_writer(logdir or join(base, str(time.time())))
+        writer = self._plain_file_writer(run)
         try:
             core = writer._writer()
-            core.add_encoder(exp, step)
-            core.add_encoder(ssi, step)
-            core.add_encoder(sei, step)
-            for key, value in zip(metrics, metric_values):
-                core.add_scalar(key, value, step)
+            core.add_encoder(exp, step, walltime)
+            core.add_encoder(ssi, step, walltime)
+            core.add_encoder(sei, step, walltime)
+            for key, value in zip(metrics, values):
+                core.add_scalar(key, value, step, walltime)
         finally:
             writer.close()
 
@@ -273,6 +303,19 @@ class PluginsMixin(WriterBase):
             files = self.__dict__.setdefault(
                 "_embedding_files", EmbeddingFiles(None, self.storage_options, self.close_timeout)
             )
+        fmt = self.embedding_tensor_format if tensor_format is None else tensor_format
+        device = _device_copy.any_on_device(mat, metadata, label_img)
+        if device or self._embeddings_waiting():
+            # CUDA tensors, or an earlier embedding whose CUDA tensors have not arrived
+            # yet, which this one follows in the projector config: checked now,
+            # written on arrival.
+            if device and not _device_path.check_capture(self._on_cuda_capture, "add_embedding"):
+                return None
+            step = checked_target(tag, fmt, global_step)
+            values = {"mat": mat, "metadata": metadata, "label_img": label_img}
+            fw = self._open_default()
+            binary = fmt == "binary"
+            return _device_plugins.embedding(fw, files, values, step, tag, metadata_header, binary)
         files.add(
             self._get_file_writer().get_logdir(),
             mat,
@@ -281,8 +324,15 @@ class PluginsMixin(WriterBase):
             global_step,
             tag,
             metadata_header,
-            self.embedding_tensor_format if tensor_format is None else tensor_format,
+            fmt,
         )
+        return None
+
+    def _embeddings_waiting(self) -> bool:
+        """Whether an embedding still waits for values computed on a GPU."""
+        writer = self.file_writer
+        queue = None if writer is None else writer._pending
+        return queue is not None and queue.holds("embedding")
 
     # -- graphs ---------------------------------------------------------------------------
 

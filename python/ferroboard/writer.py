@@ -535,6 +535,7 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         """Returns once every event added so far is written and fsync'd."""
         if self._rank_pending:
             self._settle_rank()
+        self._drain_gpu_values()
         self._flush_plugins()  # embeddings
         if self.all_writers is None:
             return
@@ -545,6 +546,7 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
         """Flushes and closes every file. Idempotent; a later ``add_*`` opens a new file."""
         if self._rank_pending:
             self._settle_rank()
+        self._drain_gpu_values()
         self._close_plugins()  # embeddings
         if self.all_writers is None:
             return
@@ -559,6 +561,15 @@ class SummaryWriter(RankGate, MediaMixin, PluginsMixin):
             self._dropped_by_closed += writer.dropped_events
         if errors:
             raise errors[0]
+
+    def _drain_gpu_values(self) -> None:
+        """Waits for the values still being computed on a GPU before the embedding
+        thread is waited for: their arrival may hand it an embedding (docs/gpu.md). A
+        capture in progress raises here, before anything is closed."""
+        for writer in list((self.all_writers or {}).values()):
+            queue = writer._pending
+            if queue is not None:
+                queue.drain()
 
     @property
     def dropped_events(self) -> int:
