@@ -74,7 +74,8 @@ fn every_core_pool() -> Option<&'static rayon::ThreadPool> {
 pub enum BackgroundPriority {
     /// Like every other thread.
     Normal,
-    /// `nice` 10: a tenth of a normal thread's share of a contended core.
+    /// `nice` 10 above the process's own (at most 19): about a tenth of a normal
+    /// thread's share of a contended core.
     Nice,
     /// `SCHED_BATCH`: normal share, but never preempts a running thread on wakeup.
     Batch,
@@ -108,9 +109,13 @@ impl BackgroundPriority {
                 match self {
                     BackgroundPriority::Normal => {}
                     BackgroundPriority::Nice => {
-                        // Linux applies a nice value per thread, by thread id.
+                        // Linux applies a nice value per thread, by thread id. Relative to
+                        // the thread's own: a process started under `nice -n 15` must not get
+                        // binning threads more favoured than its training (as root, an
+                        // absolute 10 would be).
                         let tid = libc::gettid() as libc::id_t;
-                        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+                        let own = libc::getpriority(libc::PRIO_PROCESS, tid);
+                        libc::setpriority(libc::PRIO_PROCESS, tid, (own + NICE_STEP).min(19));
                     }
                     BackgroundPriority::Batch => {
                         libc::sched_setscheduler(0, libc::SCHED_BATCH, &param);
@@ -123,6 +128,10 @@ impl BackgroundPriority {
         }
     }
 }
+
+/// How much nicer than the process the `nice` setting makes the binning threads.
+#[cfg(target_os = "linux")]
+const NICE_STEP: i32 = 10;
 
 /// Threads that bin for this (writer) thread now: the pool `in_binning_pool` would use.
 pub fn binning_threads() -> usize {
@@ -174,6 +183,14 @@ mod tests {
         );
     }
 
+    /// The nice value of the calling thread: the process's, for a thread the harness
+    /// started (the tests may run under `nice`).
+    #[cfg(target_os = "linux")]
+    fn own_nice() -> i32 {
+        // SAFETY: a plain query of the calling thread.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
+    }
+
     /// The scheduling policy of the calling thread.
     #[cfg(target_os = "linux")]
     fn policy() -> i32 {
@@ -197,9 +214,9 @@ mod tests {
                 libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t)
             });
             let expected_nice = if priority == BackgroundPriority::Nice {
-                10
+                (own_nice() + NICE_STEP).min(19)
             } else {
-                0
+                own_nice()
             };
             assert_eq!(nice, expected_nice, "{priority:?}");
         }
@@ -224,9 +241,12 @@ mod tests {
         let nice =
             || unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) };
         if BackgroundPriority::from_env() == BackgroundPriority::Nice {
-            assert_eq!(in_binning_pool(nice), 10);
+            assert_eq!(in_binning_pool(nice), (own_nice() + NICE_STEP).min(19));
         }
-        assert_eq!(with_caller_waiting(true, || in_binning_pool(nice)), 0);
+        assert_eq!(
+            with_caller_waiting(true, || in_binning_pool(nice)),
+            own_nice()
+        );
         assert_eq!(
             with_caller_waiting(true, || in_binning_pool(policy)),
             libc::SCHED_OTHER
