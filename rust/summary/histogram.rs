@@ -425,6 +425,14 @@ fn bin_tree(
     len: usize,
 ) -> Result<(Partial, f64), FerroError> {
     if len <= CHUNK {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(table) = &index.f32_table {
+            let fused =
+                crate::summary::histogram_avx512::bin_and_sum(values, table, start, start + len);
+            if let Some(done) = fused {
+                return Ok(done);
+            }
+        }
         let partial = bin_range(values, index, start, start + len)?;
         return Ok((partial, pairwise_sum_range(values, start, start + len)));
     }
@@ -893,7 +901,13 @@ mod tests {
                 assert_eq!(reference.bucket_limit, limits);
                 assert_eq!(reference.bucket, counts);
                 assert_eq!(fast.num, reference.num);
-                assert_eq!(fast.sum.to_bits(), reference.sum.to_bits());
+                if with_specials {
+                    // NaN, whose sign and payload neither numpy nor the compiler (free to
+                    // swap the operands of an addition) keeps.
+                    assert!(fast.sum.is_nan() && reference.sum.is_nan());
+                } else {
+                    assert_eq!(fast.sum.to_bits(), reference.sum.to_bits());
+                }
                 if with_specials {
                     assert!(fast.min.is_nan() && fast.max.is_nan());
                     assert!(fast.sum_squares.is_nan());

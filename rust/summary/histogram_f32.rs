@@ -120,8 +120,23 @@ impl F32Table {
 
     /// The number of edges `<=` the float32 value of `key`.
     #[inline(always)]
-    fn count_le(&self, key: u32) -> usize {
+    pub(crate) fn count_le(&self, key: u32) -> usize {
         ((self.slots[(key >> 16) as usize] + (key & 0xFFFF)) >> 16) as usize
+    }
+
+    /// The number of edges.
+    pub(crate) fn edge_count(&self) -> usize {
+        self.edge_count
+    }
+
+    /// The packed slots (see `slots`) as the 32-bit integers a vector gather reads.
+    pub(crate) fn slots_ptr(&self) -> *const i32 {
+        self.slots.as_ptr().cast()
+    }
+
+    /// `bounds`, `COUNTERS` of them, for a vector gather.
+    pub(crate) fn bounds_ptr(&self) -> *const f64 {
+        self.bounds.as_ptr()
     }
 
     /// The slot of a non-NaN float32 value's key: 0 below the first edge, `j` in bin
@@ -213,7 +228,7 @@ const STAT_LANES: usize = 16;
 const COUNT_LANES: usize = 4;
 /// Counters per lane (a power of two, so a mask replaces the bounds check); tables with
 /// more edges than fit take the float64 path.
-const COUNTERS: usize = 4096;
+pub(crate) const COUNTERS: usize = 4096;
 const MASK: usize = COUNTERS - 1;
 
 /// Per-lane statistics of the values seen so far.
@@ -397,27 +412,13 @@ fn bin_portable<E: Element>(values: &[E], table: &F32Table) -> Option<Partial> {
             }
         }
     }
-    let mut slots: Vec<u64> = (0..=m)
+    let slots: Vec<u64> = (0..=m)
         .map(|s| counts.iter().map(|lane| u64::from(lane[s])).sum())
         .collect();
     let squares = stats.squares;
     let sum_squares = squares
         .chunks_exact(2)
         .fold(0.0, |acc, pair| acc + (pair[0] + pair[1]));
-    let saw_nan = sum_squares.is_nan();
-    if saw_nan {
-        // Rare: NaNs were counted wherever their keys fell; take them back out.
-        for &value in values {
-            if value.to_f64().is_nan() {
-                let slot = if E::EXACT {
-                    table.count_le(key32_branch_free(value.to_f32()))
-                } else {
-                    slot_f64(table, floor_key(value.to_f64()), value.to_f64())
-                };
-                slots[slot.min(m)] -= 1;
-            }
-        }
-    }
     let (min, max) = if E::EXACT {
         (
             f64::from(stats.min.into_iter().fold(f32::INFINITY, f32::min)),
@@ -429,13 +430,43 @@ fn bin_portable<E: Element>(values: &[E], table: &F32Table) -> Option<Partial> {
             stats.max64.into_iter().fold(f64::NEG_INFINITY, f64::max),
         )
     };
-    Some(Partial {
+    Some(finish_partial(values, table, slots, min, max, sum_squares))
+}
+
+/// The partial result of binning `values` into `slots` (NaN counted wherever its key
+/// fell), with the statistics of the non-NaN values.
+pub(crate) fn finish_partial<E: Element>(
+    values: &[E],
+    table: &F32Table,
+    mut slots: Vec<u64>,
+    min: f64,
+    max: f64,
+    sum_squares: f64,
+) -> Partial {
+    let m = table.edge_count;
+    let saw_nan = sum_squares.is_nan();
+    if saw_nan {
+        // Rare: NaNs were counted wherever their keys fell; take them back out. (A
+        // NaN's key, whatever its payload or a conversion's quieting, is below every
+        // edge's or at or above the last one's: slot 0 or m either way.)
+        for &value in values {
+            if value.to_f64().is_nan() {
+                let slot = if E::EXACT {
+                    table.count_le(key32_branch_free(value.to_f32()))
+                } else {
+                    slot_f64(table, floor_key(value.to_f64()), value.to_f64())
+                };
+                slots[slot.min(m)] -= 1;
+            }
+        }
+    }
+    Partial {
         slots,
         min,
         max,
         sum_squares,
         saw_nan,
-    })
+    }
 }
 
 /// Asks for the `BLOCK` values from `start` to be brought into the cache while the

@@ -9,6 +9,8 @@ pub mod custom_scalars;
 pub mod embedding;
 pub mod graph;
 pub mod histogram;
+#[cfg(target_arch = "x86_64")]
+pub mod histogram_avx512;
 pub mod histogram_f32;
 pub mod hparams;
 pub mod image;
