@@ -19,7 +19,7 @@ use crate::runtime::fallible;
 use crate::runtime::pools::in_binning_pool;
 use crate::summary::histogram_f32::{self, F32Table};
 use crate::summary::histogram_f32::{BF16, F16};
-use crate::summary::raw_array::{pairwise_sum_range, with_f64_blocks, DType, RawArray};
+use crate::summary::raw_array::{pairwise_sum_range, with_f64_blocks, ArrayView, DType};
 
 const TABLE_BITS: u32 = 16;
 const KEY_SHIFT: u32 = 64 - TABLE_BITS;
@@ -364,7 +364,7 @@ fn table_dtype(dtype: DType) -> bool {
 }
 
 fn bin_range(
-    values: &RawArray,
+    values: ArrayView<'_>,
     index: &EdgeIndex,
     start: usize,
     end: usize,
@@ -419,7 +419,7 @@ fn bin_range(
 /// right away, while it is still in cache: the sums combine exactly as numpy's do, and
 /// the halves run in parallel.
 fn bin_tree(
-    values: &RawArray,
+    values: ArrayView<'_>,
     index: &EdgeIndex,
     start: usize,
     len: usize,
@@ -446,7 +446,7 @@ fn bin_tree(
     Ok((left.merge(right), left_sum + right_sum))
 }
 
-fn bin_all(values: &RawArray, index: &EdgeIndex) -> Result<(Partial, f64), FerroError> {
+fn bin_all(values: ArrayView<'_>, index: &EdgeIndex) -> Result<(Partial, f64), FerroError> {
     let n = values.len();
     if n <= CHUNK {
         // One range: no thread to hand over to.
@@ -509,11 +509,12 @@ fn trim(counts: &[f64], limits: &[f64]) -> Result<(Vec<f64>, Vec<f64>), FerroErr
 
 /// Bins `values` (not empty: `HistogramJob::new` checks it) and returns torch's
 /// `HistogramProto`.
-pub fn histogram(
-    values: &RawArray,
+pub fn histogram<'a>(
+    values: impl Into<ArrayView<'a>>,
     bins: &Bins,
     max_bins: Option<usize>,
 ) -> Result<HistogramProto, FerroError> {
+    let values = values.into();
     let owned_index;
     let index: &EdgeIndex = match bins {
         Bins::Default => try_default_edges()?,
@@ -715,7 +716,7 @@ impl crate::summary::job::ValueEncoder for CountsJob {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::summary::raw_array::DType;
+    use crate::summary::raw_array::{DType, RawArray};
     use rand::{Rng, SeedableRng};
 
     fn f64_array(values: &[f64]) -> RawArray {

@@ -129,15 +129,62 @@ impl RawArray {
 
     /// The elements as a typed slice; `T` must match `dtype`'s width.
     pub fn typed<T: Plain>(&self) -> &[T] {
-        let bytes = self.bytes();
-        let n = bytes.len() / std::mem::size_of::<T>();
-        // SAFETY: `words` is 8-byte aligned, every `Plain` type has alignment <= 8 and
-        // accepts any bit pattern, and `n * size_of::<T>()` bytes are initialized.
-        unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), n) }
+        self.view().typed()
+    }
+
+    /// The elements, borrowed (what the histogram and conversion loops read).
+    pub fn view(&self) -> ArrayView<'_> {
+        ArrayView {
+            dtype: self.dtype,
+            bytes: self.bytes(),
+        }
     }
 }
 
-fn check_size(dtype: DType, shape: &[i64], bytes: &[u8]) -> Result<(), FerroError> {
+/// Elements read where they lie: a `RawArray`'s, or a caller's buffer borrowed for the
+/// length of a call that blocks (see `runtime::cold_binning`). Always 8-byte aligned, so
+/// that every `Plain` type can be read from it.
+#[derive(Clone, Copy)]
+pub struct ArrayView<'a> {
+    pub dtype: DType,
+    bytes: &'a [u8],
+}
+
+impl<'a> ArrayView<'a> {
+    /// `bytes` read as elements of `dtype`, or `None` when they are not 8-byte aligned
+    /// or not a whole number of elements.
+    pub fn borrowed(dtype: DType, bytes: &'a [u8]) -> Option<ArrayView<'a>> {
+        let aligned = (bytes.as_ptr() as usize).is_multiple_of(8);
+        (aligned && bytes.len().is_multiple_of(dtype.item_size()))
+            .then_some(ArrayView { dtype, bytes })
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.bytes.len() / self.dtype.item_size()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The elements as a typed slice; `T` must match `dtype`'s width.
+    pub fn typed<T: Plain>(&self) -> &'a [T] {
+        let n = self.bytes.len() / std::mem::size_of::<T>();
+        // SAFETY: `bytes` is 8-byte aligned (a `RawArray`'s words, or checked in
+        // `borrowed`), every `Plain` type has alignment <= 8 and accepts any bit pattern,
+        // and `n * size_of::<T>()` bytes are initialized.
+        unsafe { std::slice::from_raw_parts(self.bytes.as_ptr().cast::<T>(), n) }
+    }
+}
+
+impl<'a> From<&'a RawArray> for ArrayView<'a> {
+    fn from(array: &'a RawArray) -> ArrayView<'a> {
+        array.view()
+    }
+}
+
+pub fn check_size(dtype: DType, shape: &[i64], bytes: &[u8]) -> Result<(), FerroError> {
     let elements: i64 = shape.iter().product();
     let expected = (elements.max(0) as usize) * dtype.item_size();
     if bytes.len() != expected {
@@ -228,6 +275,23 @@ fn alloc_words(count: usize) -> Result<Vec<u64>, FerroError> {
     Ok(fresh)
 }
 
+/// A fresh, empty buffer with room for `count` words whose pages are all mapped (the
+/// kernel has faulted them in and zeroed them): a snapshot copied into it later runs at
+/// memory speed. `None` when memory is short (it was only meant to save time).
+pub fn mapped_words(count: usize) -> Option<Vec<u64>> {
+    let mut fresh: Vec<u64> = fallible::with_capacity(count, SNAPSHOT).ok()?;
+    let start = fresh.as_mut_ptr().cast::<u8>();
+    let len = count * 8;
+    advise_huge_pages(start, len);
+    const PAGE: usize = 4096;
+    for offset in (0..len).step_by(PAGE) {
+        // SAFETY: `offset < len`, inside the capacity just reserved; the buffer stays
+        // empty (length 0), so these bytes are never read as elements.
+        unsafe { start.add(offset).write_volatile(0) };
+    }
+    Some(fresh)
+}
+
 impl Drop for RawArray {
     fn drop(&mut self) {
         // The next snapshot of a similar size reuses the memory (see `snapshot_pool`).
@@ -275,12 +339,19 @@ fn advise_huge_pages(ptr: *mut u8, len: usize) {
 }
 
 /// Calls `f` with every element converted to f64, as numpy's `astype(float)` would.
-pub fn for_each_f64(array: &RawArray, f: impl FnMut(f64)) {
+pub fn for_each_f64<'a>(array: impl Into<ArrayView<'a>>, f: impl FnMut(f64)) {
+    let array = array.into();
     with_f64_chunks(array, 0, array.len(), f)
 }
 
 /// Like [`for_each_f64`] over elements `start..end` only (for parallel chunks).
-pub fn with_f64_chunks(array: &RawArray, start: usize, end: usize, mut f: impl FnMut(f64)) {
+pub fn with_f64_chunks<'a>(
+    array: impl Into<ArrayView<'a>>,
+    start: usize,
+    end: usize,
+    mut f: impl FnMut(f64),
+) {
+    let array = array.into();
     macro_rules! each {
         ($t:ty, $conv:expr) => {{
             for &v in &array.typed::<$t>()[start..end] {
@@ -307,7 +378,7 @@ pub fn with_f64_chunks(array: &RawArray, start: usize, end: usize, mut f: impl F
 
 /// Calls `f` with consecutive blocks of elements `start..end` converted to f64 (as
 /// numpy's `astype(float)`), so hot loops run over plain `&[f64]` slices.
-pub fn with_f64_blocks(array: &RawArray, start: usize, end: usize, mut f: impl FnMut(&[f64])) {
+pub fn with_f64_blocks(array: ArrayView<'_>, start: usize, end: usize, mut f: impl FnMut(&[f64])) {
     const BLOCK: usize = 1024;
     if array.dtype == DType::Float64 {
         for block in array.typed::<f64>()[start..end].chunks(BLOCK) {
@@ -358,12 +429,12 @@ pub fn f16_to_f32(h: u16) -> f32 {
 /// eight above), so torch's histogram `sum` is reproduced exactly, even when large
 /// values cancel. Large halves run in parallel; the additions stay the same.
 pub fn pairwise_sum(array: &RawArray) -> f64 {
-    pairwise_sum_range(array, 0, array.len())
+    pairwise_sum_range(array.view(), 0, array.len())
 }
 
 /// [`pairwise_sum`] of elements `start..end`: numpy's sum of an array whose pairwise tree
 /// has that range as one node (see `histogram::bin_tree`), computed as that node is.
-pub fn pairwise_sum_range(array: &RawArray, start: usize, end: usize) -> f64 {
+pub fn pairwise_sum_range(array: ArrayView<'_>, start: usize, end: usize) -> f64 {
     use crate::summary::pairwise::pairwise;
     macro_rules! sum {
         ($t:ty, $conv:expr) => {
