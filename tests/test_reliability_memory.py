@@ -209,15 +209,27 @@ def test_many_bins_within_the_event_limit_fail_without_ending_the_process(tmp_pa
 
 def test_a_snapshot_that_does_not_fit_raises_memory_error(tmp_path):
     """The caller's copy of a 600 MB array with 512 MiB left: MemoryError naming the
-    argument and the bytes, from the add_* call."""
+    argument and the bytes, from the add_* call. (Its data starts 4 bytes past a
+    multiple of 8, so it is copied, not binned where it lies: see the next test.)"""
     r, events = run_limited(
         tmp_path,
-        "values = np.ones(75_000_000)",
+        "raw = np.ones(75_000_001); values = raw.view(np.uint8)[4:600_000_004].view(float)",
         "w.add_histogram('big', values, 3)",
         GIB // 2,
     )
     assert r["outcome"].startswith("MemoryError: "), r
     assert "the copy of values" in r["outcome"] and "600000000 bytes" in r["outcome"], r
+    assert_around(events)
+
+
+def test_a_first_histogram_larger_than_the_memory_left_is_binned_where_it_lies(tmp_path):
+    """The same 600 MB with 512 MiB left, 8-byte aligned: no buffer the writer keeps
+    fits it, so it is binned in place, needing no copy, and logged (runtime/cold_binning.rs)."""
+    r, events = run_limited(
+        tmp_path, "values = np.ones(75_000_000)", "w.add_histogram('big', values, 3)", GIB // 2
+    )
+    assert r["outcome"] == "accepted" and r["dropped"] == 0 and not r["warnings"], r
+    assert ("big", 3) in events, events
     assert_around(events)
 
 

@@ -63,7 +63,7 @@ impl From<PyDType> for DType {
     }
 }
 
-/// Arrays larger than this are copied with the GIL released.
+/// Arrays larger than this are copied (or read) with the GIL released.
 const COPY_WITHOUT_GIL_BYTES: usize = 1 << 20;
 
 /// Snapshots `array` (a C-contiguous buffer whose elements are `dtype`).
@@ -106,30 +106,58 @@ fn snapshot_with(
     arg_name: &str,
     copy: impl Fn(DType, Vec<i64>, &[u8]) -> Result<RawArray, FerroError> + Send,
 ) -> PyResult<RawArray> {
+    read_array(
+        py,
+        array,
+        dtype,
+        arg_name,
+        |_| false,
+        move |dtype, shape, bytes, _| {
+            copy(dtype, shape, bytes).map_err(|e| snapshot_error(e, arg_name))
+        },
+    )
+}
+
+/// `e`, from the copy of argument `arg_name`: running out of memory is named after it.
+pub fn snapshot_error(e: FerroError, arg_name: &str) -> FerroError {
+    match e {
+        // A MemoryError naming the argument whose copy did not fit.
+        FerroError::OutOfMemory { bytes, .. } => FerroError::OutOfMemory {
+            what: format!("the copy of {arg_name}"),
+            bytes,
+        },
+        other => other,
+    }
+}
+
+/// Runs `read` on the shape and bytes of `array` (a C-contiguous buffer whose elements
+/// are `dtype`), without the GIL when they are many or `without_gil` says so (`read`'s
+/// last argument tells which). The bytes are borrowed only for the call: `read` must not
+/// keep them.
+pub fn read_array<R: Send>(
+    py: Python<'_>,
+    array: &Bound<'_, PyAny>,
+    dtype: DType,
+    arg_name: &str,
+    without_gil: impl FnOnce(&[u8]) -> bool,
+    read: impl FnOnce(DType, Vec<i64>, &[u8], bool) -> Result<R, FerroError> + Send,
+) -> PyResult<R> {
     let view = BufferView::new(array, arg_name)?;
     let shape = view.shape();
     let bytes = view.bytes();
-    let raw = if bytes.len() >= COPY_WITHOUT_GIL_BYTES {
+    let result = if bytes.len() >= COPY_WITHOUT_GIL_BYTES || without_gil(bytes) {
         // The buffer view keeps the exporter alive and its memory pinned meanwhile.
         let addr = bytes.as_ptr() as usize;
         let len = bytes.len();
         py.detach(move || {
             // SAFETY: the view above outlives this closure and exports `len` bytes.
             let bytes = unsafe { std::slice::from_raw_parts(addr as *const u8, len) };
-            copy(dtype, shape, bytes)
+            read(dtype, shape, bytes, true)
         })
     } else {
-        copy(dtype, shape, bytes)
+        read(dtype, shape, bytes, false)
     };
-    raw.map_err(|e| match e {
-        // A MemoryError naming the argument whose copy did not fit.
-        FerroError::OutOfMemory { bytes, .. } => FerroError::OutOfMemory {
-            what: format!("the copy of {arg_name}"),
-            bytes,
-        }
-        .into(),
-        other => other.into(),
-    })
+    Ok(result?)
 }
 
 /// An exported buffer, released on drop.

@@ -8,8 +8,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use super::arrays::PyDType;
-use super::arrays::{copy_array, copy_small_integers, shape_of, text_arg};
+use super::arrays::{
+    copy_array, copy_small_integers, read_array, shape_of, snapshot_error, text_arg,
+};
 use crate::error::FerroError;
+use crate::format::proto::HistogramProto;
+use crate::runtime::cold_binning::{bin_in_place_if_cold, bins_in_place};
 use crate::runtime::pools::in_this_process_pool;
 use crate::runtime::sync::Mutex;
 use crate::summary::audio::AudioJob;
@@ -22,7 +26,7 @@ use crate::summary::job::{HistogramJob, SummaryJob, SummaryPart, Tag, TensorJob}
 use crate::summary::limits::MAX_EVENT_BYTES;
 use crate::summary::mesh::{MeshContent, MeshEncoder};
 use crate::summary::pr_curve::{PrCurveEncoder, PrCurveRawEncoder, Weights, RAW_ROW_NAMES};
-use crate::summary::raw_array::DType;
+use crate::summary::raw_array::{check_size, DType, RawArray};
 use crate::summary::video::VideoJob;
 
 // -- builders ------------------------------------------------------------------------------
@@ -54,10 +58,44 @@ pub(super) fn histogram(
     max_bins: Option<usize>,
 ) -> PyResult<SummaryJob> {
     let tag = text_arg(tag, "tag")?.into_owned();
-    let values = copy_array(py, values, dtype, "values")?;
     let bins = histogram_bins(py, edges)?;
-    let job = HistogramJob::new(tag, values, bins, max_bins)?;
-    Ok(SummaryJob::histogram(job))
+    let dtype = DType::from(dtype);
+    // Binning in place blocks on the binning threads: only ever without the GIL.
+    let in_place = |bytes: &[u8]| bins_in_place(dtype, bytes);
+    let read = read_array(
+        py,
+        values,
+        dtype,
+        "values",
+        in_place,
+        |dtype, shape, bytes, gil_released| {
+            check_size(dtype, &shape, bytes)?;
+            // Where a copy would go into fresh memory, binning in place costs less.
+            if gil_released {
+                if let Some(proto) = bin_in_place_if_cold(dtype, bytes, &bins, max_bins)? {
+                    return Ok(Histogram::Binned(proto));
+                }
+            }
+            let copied = RawArray::copy_from(dtype, shape, bytes);
+            Ok(Histogram::Copied(
+                copied.map_err(|e| snapshot_error(e, "values"))?,
+            ))
+        },
+    )?;
+    Ok(match read {
+        Histogram::Copied(values) => {
+            SummaryJob::histogram(HistogramJob::new(tag, values, bins, max_bins)?)
+        }
+        Histogram::Binned(proto) => SummaryJob::histogram_raw(tag, proto),
+    })
+}
+
+/// What a histogram call took from the caller's array.
+enum Histogram {
+    /// A snapshot, binned later in the background.
+    Copied(RawArray),
+    /// The finished histogram (see `runtime::cold_binning`).
+    Binned(HistogramProto),
 }
 
 /// `bins` of the histogram methods: torch's default edges (None) or checked edges.

@@ -2,6 +2,7 @@
 //! writes, exit hooks, thread pools, snapshot buffers, fork and signal handling, fault
 //! injection. See docs/architecture.md for the threads and what they promise.
 
+pub mod cold_binning;
 pub mod embedding_writer;
 pub mod fallible;
 pub mod faults;

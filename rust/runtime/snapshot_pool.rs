@@ -64,6 +64,13 @@ impl Pool {
         Some(buffer)
     }
 
+    /// Whether `take(words)` would hand a buffer back.
+    fn has_buffer_for(&self, words: usize) -> bool {
+        self.free
+            .iter()
+            .any(|(b, _)| b.capacity() >= words && b.capacity() / 2 <= words)
+    }
+
     /// Keeps `buffer` (empty) if it fits; returns what is to be freed (stale buffers,
     /// and `buffer` itself when it does not fit), so the caller frees it unlocked.
     fn keep(&mut self, buffer: Vec<u64>, now: Instant) -> Vec<Vec<u64>> {
@@ -117,6 +124,97 @@ pub fn take(words: usize) -> Option<Vec<u64>> {
         return None;
     }
     POOL.try_lock().ok()?.take(words)
+}
+
+/// Whether a snapshot of `words` words would be copied into a cached buffer now (a busy
+/// pool answers no, as `take` would).
+pub fn has_buffer_for(words: usize) -> bool {
+    if words.saturating_mul(8) < MIN_POOLED_BYTES {
+        return false;
+    }
+    POOL.try_lock().is_ok_and(|pool| pool.has_buffer_for(words))
+}
+
+/// Buffers to map for the pool in the background (see `warm`).
+struct Warming {
+    /// Each request's source (the address of the array it is for) and size in words,
+    /// oldest first, until its buffer is cached (or given up).
+    pending: Vec<(usize, usize)>,
+    /// Whether a thread is mapping them now.
+    running: bool,
+}
+
+static WARMING: Mutex<Warming> = Mutex::new(Warming {
+    pending: Vec::new(),
+    running: false,
+});
+
+/// Maps a buffer of `words` words with `make` on a background thread and caches it, so
+/// that the next snapshot of that size is copied into warm memory: called for a snapshot
+/// of the array at address `source` that found no cached buffer and was not copied (see
+/// `runtime::cold_binning`).
+///
+/// Not when the pool, with the buffers already requested, would have no room for it,
+/// and not while one is requested for the same array already (a parameter logged again
+/// before its buffer is ready, which is always at the same address): the pool does not
+/// map more buffers than the arrays use. The address only tells requests apart.
+/// The thread runs at the binning pool's priority, maps the requests one at a time and
+/// ends when none is left; it is its own thread, not the binning pool, so that binning
+/// never queues behind it.
+pub fn warm(source: usize, words: usize, make: fn(usize) -> Option<Vec<u64>>) {
+    let bytes = words.saturating_mul(8);
+    if bytes < MIN_POOLED_BYTES {
+        return;
+    }
+    let cached = match POOL.try_lock() {
+        Ok(pool) => pool.bytes,
+        Err(_) => return,
+    };
+    let Ok(mut warming) = WARMING.try_lock() else {
+        return;
+    };
+    let requested: usize = warming.pending.iter().map(|(_, w)| w * 8).sum();
+    let request = (source, words);
+    if warming.pending.contains(&request) || cached + requested + bytes > MAX_CACHED_BYTES {
+        return;
+    }
+    warming.pending.push(request);
+    if warming.running {
+        return;
+    }
+    let started = std::thread::Builder::new()
+        .name("ferroboard-warm".to_owned())
+        .spawn(move || warm_pending(make));
+    match started {
+        Ok(_) => warming.running = true,
+        Err(_) => warming.pending.clear(), // no thread: the copies stay cold, nothing else
+    }
+}
+
+/// The body of the thread `warm` starts.
+fn warm_pending(make: fn(usize) -> Option<Vec<u64>>) {
+    crate::runtime::signals::block_async_signals();
+    crate::runtime::pools::BackgroundPriority::from_env().apply_to_current_thread();
+    loop {
+        let words = {
+            let mut warming = WARMING.lock().unwrap_or_else(|e| e.into_inner());
+            match warming.pending.first() {
+                Some(&(_, words)) => words,
+                None => {
+                    warming.running = false;
+                    return;
+                }
+            }
+        };
+        if let Some(buffer) = make(words) {
+            give_back(buffer);
+        }
+        WARMING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pending
+            .remove(0);
+    }
 }
 
 /// Keeps `buffer` for a later snapshot, or frees it when it is small or the pool busy
