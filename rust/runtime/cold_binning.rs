@@ -13,7 +13,7 @@
 //! fresh pages for a copy and reading that later. The event is the same either way
 //! (`HistogramProto` from the same binning), in the same place in the order, and the
 //! array is not read after the call returns. A buffer of the array's size is then
-//! mapped in the background (at the binning pool's lower priority), so that the next
+//! mapped in the background (`snapshot_pool::warm`), so that the next
 //! step copies into warm memory and returns to the training loop at memory speed.
 
 use crate::error::FerroError;

@@ -158,9 +158,10 @@ static WARMING: Mutex<Warming> = Mutex::new(Warming {
 /// and not while one is requested for the same array already (a parameter logged again
 /// before its buffer is ready, which is always at the same address): the pool does not
 /// map more buffers than the arrays use. The address only tells requests apart.
-/// The thread runs at the binning pool's priority, maps the requests one at a time and
-/// ends when none is left; it is its own thread, not the binning pool, so that binning
-/// never queues behind it.
+/// The thread maps the requests one at a time and ends when none is left. It is its own
+/// thread, not the binning pool, so that binning never queues behind it, and it runs at
+/// normal priority: this is the work the first step's copy did on the caller, once per
+/// array, and at nice 10 the next steps came before it was done (docs/performance.md).
 pub fn warm(source: usize, words: usize, make: fn(usize) -> Option<Vec<u64>>) {
     let bytes = words.saturating_mul(8);
     if bytes < MIN_POOLED_BYTES {
@@ -194,7 +195,6 @@ pub fn warm(source: usize, words: usize, make: fn(usize) -> Option<Vec<u64>>) {
 /// The body of the thread `warm` starts.
 fn warm_pending(make: fn(usize) -> Option<Vec<u64>>) {
     crate::runtime::signals::block_async_signals();
-    crate::runtime::pools::BackgroundPriority::from_env().apply_to_current_thread();
     loop {
         let words = {
             let mut warming = WARMING.lock().unwrap_or_else(|e| e.into_inner());
