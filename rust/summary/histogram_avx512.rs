@@ -15,7 +15,7 @@ use std::cell::Cell;
 
 use crate::summary::histogram::Partial;
 use crate::summary::histogram_f32::{self, Element, F32Table, BF16, COUNTERS, F16};
-use crate::summary::raw_array::{DType, RawArray};
+use crate::summary::raw_array::{ArrayView, DType};
 
 /// The longest range numpy sums directly (pairwise.rs).
 const LEAF: usize = 128;
@@ -29,12 +29,13 @@ const PREFETCH_BYTES: usize = 1024;
 
 /// Bins `values[start..end]` and sums them as numpy sums that range as one node of its
 /// tree, when the CPU has AVX-512 and the table path applies; `None` otherwise.
-pub(crate) fn bin_and_sum(
-    values: &RawArray,
+pub(crate) fn bin_and_sum<'a>(
+    values: impl Into<ArrayView<'a>>,
     table: &F32Table,
     start: usize,
     end: usize,
 ) -> Option<(Partial, f64)> {
+    let values = values.into();
     if !(is_x86_feature_detected!("avx512f")
         && is_x86_feature_detected!("avx512bw")
         && is_x86_feature_detected!("avx512vl"))
@@ -447,7 +448,7 @@ unsafe fn bin_f64(values: &[f64], table: &F32Table) -> (Partial, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::summary::raw_array::pairwise_sum_range;
+    use crate::summary::raw_array::{pairwise_sum_range, RawArray};
     use rand::{Rng, SeedableRng};
 
     fn has_avx512() -> bool {
@@ -495,7 +496,7 @@ mod tests {
                 "{got:e} {want:e}"
             );
         }
-        let numpy = pairwise_sum_range(array, 0, n);
+        let numpy = pairwise_sum_range(array.view(), 0, n);
         assert!(
             sum.to_bits() == numpy.to_bits() || (sum.is_nan() && numpy.is_nan()),
             "sum of {n} {:?}: {sum:e} != {numpy:e}",
