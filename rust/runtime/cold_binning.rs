@@ -16,6 +16,9 @@
 //! mapped in the background (`snapshot_pool::warm`), so that the next
 //! step copies into warm memory and returns to the training loop at memory speed.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
 use crate::error::FerroError;
 use crate::format::proto::HistogramProto;
 use crate::runtime::{fork, pools, snapshot_pool};
@@ -37,9 +40,37 @@ pub fn bin_in_place_if_cold(
     snapshot_pool::warm(
         bytes.as_ptr() as usize,
         bytes.len().div_ceil(8),
-        mapped_words,
+        mapped_when_no_caller_waits,
     );
     Ok(Some(proto))
+}
+
+/// Calls binning in place now: the buffers for the next step are mapped between them,
+/// not beside them, which would take a core from the binning a caller waits for.
+static BINNING_IN_PLACE: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one call binning in place while it lives.
+struct InPlace;
+
+impl InPlace {
+    fn start() -> InPlace {
+        BINNING_IN_PLACE.fetch_add(1, Ordering::Relaxed);
+        InPlace
+    }
+}
+
+impl Drop for InPlace {
+    fn drop(&mut self) {
+        BINNING_IN_PLACE.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// `mapped_words`, once no call is binning in place.
+fn mapped_when_no_caller_waits(words: usize) -> Option<Vec<u64>> {
+    while BINNING_IN_PLACE.load(Ordering::Relaxed) > 0 {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    mapped_words(words)
 }
 
 fn bin_where_it_lies(
@@ -47,6 +78,7 @@ fn bin_where_it_lies(
     bins: &Bins,
     max_bins: Option<usize>,
 ) -> Result<HistogramProto, FerroError> {
+    let _counted = InPlace::start();
     // The caller waits: every core, at normal priority, as for a flush.
     pools::with_caller_waiting(true, || histogram(view, bins, max_bins))
 }
