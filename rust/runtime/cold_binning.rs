@@ -13,8 +13,9 @@
 //! fresh pages for a copy and reading that later. The event is the same either way
 //! (`HistogramProto` from the same binning), in the same place in the order, and the
 //! array is not read after the call returns. A buffer of the array's size is then
-//! mapped in the background (`snapshot_pool::warm`), so that the next
-//! step copies into warm memory and returns to the training loop at memory speed.
+//! mapped in the background (`snapshot_pool::warm`, between calls that bin in place),
+//! so that the next step copies into warm memory and returns to the training loop at
+//! memory speed.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
