@@ -9,11 +9,48 @@ as a CUDA tensor's read would synchronize: the GPU path must never do that.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Callable
 
+import ferroboard
 import pytest
 import torch
 from ferroboard import _device_path
+
+#: The start of a child process's script (see procs.run_child): CPU tensors routed through
+#: the GPU path with events that never complete, whose ``synchronize()`` raises a CUDA
+#: error when ``{fail}`` is True; ``w`` is a writer on ``{logdir}``. Format it with both.
+CHILD_EVENTS_NEVER_DONE = """
+import ferroboard, torch
+from ferroboard import _device_path
+
+class Event:
+    def query(self):
+        return False
+    def synchronize(self):
+        if {fail}:
+            raise RuntimeError("CUDA error: unspecified launch failure")
+
+class Events:
+    def record(self, torch, device):
+        return Event()
+    def give(self, event):
+        pass
+
+_device_path._route_cpu = True
+_device_path._EVENTS = Events()
+w = ferroboard.SummaryWriter({logdir!r})
+"""
+
+
+def host_reference(path: Any, log: Callable[[ferroboard.SummaryWriter, Callable], None]) -> None:
+    """Writes with the host path: the same tensors, not routed through the GPU path."""
+    routed = _device_path._route_cpu
+    _device_path._route_cpu = False
+    try:
+        with ferroboard.SummaryWriter(str(path)) as w:
+            log(w, lambda t: t)
+    finally:
+        _device_path._route_cpu = routed
 
 
 class FakeEvent:

@@ -33,20 +33,9 @@ def _gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def _host_reference(path: Any, log: Callable[[ferroboard.SummaryWriter, Callable], None]) -> None:
-    """Writes with the host path: the same tensors, not routed through the GPU path."""
-    routed = _device_path._route_cpu
-    _device_path._route_cpu = False
-    try:
-        with ferroboard.SummaryWriter(str(path)) as w:
-            log(w, lambda t: t)
-    finally:
-        _device_path._route_cpu = routed
-
-
 def _both(tmp_path: Any, events: Any, log: Callable) -> tuple[list, list]:
     """(device path's events, host path's events) of `log(writer, wrap)`."""
-    _host_reference(tmp_path / "host", log)
+    fake_events.host_reference(tmp_path / "host", log)
     w = ferroboard.SummaryWriter(str(tmp_path / "device"))
     log(w, no_sync)
     assert events.made, "nothing went through the GPU path"
@@ -152,7 +141,7 @@ def test_add_scalars_reserves_one_slot_per_sub_run(tmp_path, events):
         w.add_scalars("loss", {"train": d(torch.tensor(0.5)), "val": 0.25}, 1, WALL)
         w.add_scalars("loss", {"train": d(torch.tensor(0.125, dtype=torch.float64))}, 2, WALL)
 
-    _host_reference(tmp_path / "host", log)
+    fake_events.host_reference(tmp_path / "host", log)
     w = ferroboard.SummaryWriter(str(tmp_path / "device"))
     log(w, no_sync)
     assert len(events.made) == 2  # the two device values, in the "train" sub-run's file
@@ -216,7 +205,7 @@ def test_host_arguments_are_copied_at_the_call(tmp_path, events):
     def log(w: ferroboard.SummaryWriter, d: Callable) -> None:
         w.add_pr_curve("pr", labels, d(predictions), 0, walltime=WALL)
 
-    _host_reference(tmp_path / "host", log)
+    fake_events.host_reference(tmp_path / "host", log)
     w = ferroboard.SummaryWriter(str(tmp_path / "device"))
     log(w, no_sync)
     labels[:] = 1  # the caller reuses its array before the copy completed

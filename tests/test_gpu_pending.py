@@ -268,31 +268,14 @@ def test_torch_compile_breaks_the_graph_at_writer_calls(tmp_path, events):
 
 # -- interpreter exit --------------------------------------------------------------------
 
-_EXIT_SCRIPT = """
-import ferroboard, torch
-from ferroboard import _device_path
-
-class Event:
-    def query(self):
-        return False
-    def synchronize(self):
-        if {fail}:
-            raise RuntimeError("CUDA error: unspecified launch failure")
-
-class Events:
-    def record(self, torch, device):
-        return Event()
-    def give(self, event):
-        pass
-
-_device_path._route_cpu = True
-_device_path._EVENTS = Events()
-w = ferroboard.SummaryWriter({logdir!r})
-w.add_scalar("host", 1.0, 0)
+_EXIT_SCRIPT = (
+    fake_events.CHILD_EVENTS_NEVER_DONE
+    + """w.add_scalar("host", 1.0, 0)
 w.add_scalar("device", torch.tensor(2.0), 1)
 w.add_scalar("host", 3.0, 2)
 report(done=True)
 """
+)
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["completes", "device-error"])

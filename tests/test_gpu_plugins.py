@@ -46,17 +46,6 @@ def _files(root: Path) -> dict[str, bytes]:
     return out
 
 
-def _host_reference(path: Path, log: Callable[[ferroboard.SummaryWriter, Callable], None]) -> None:
-    """Writes with the host path: the same tensors, not routed through the GPU path."""
-    routed = _device_path._route_cpu
-    _device_path._route_cpu = False
-    try:
-        with ferroboard.SummaryWriter(str(path)) as w:
-            log(w, lambda t: t)
-    finally:
-        _device_path._route_cpu = routed
-
-
 def _config(root: Path) -> list[tuple[str, str]]:
     config = projector_config_pb2.ProjectorConfig()
     from google.protobuf import text_format
@@ -105,7 +94,7 @@ def test_embedding_files_are_the_host_paths_once_the_copies_arrived(
             **EMBEDDINGS[case](d), global_step=3, tag="emb/x", tensor_format=tensor_format
         )
 
-    _host_reference(tmp_path / "host", log)
+    fake_events.host_reference(tmp_path / "host", log)
     w = ferroboard.SummaryWriter(str(tmp_path / "device"))
     log(w, no_sync)
     assert len(events.made) == 1  # one event for all the device arguments
@@ -132,7 +121,7 @@ def test_config_and_steps_keep_call_order_behind_a_pending_copy(tmp_path, events
         w.add_embedding(d(MAT * 2), tag="second", global_step=2)
         w.add_embedding(MAT.numpy() * 3, metadata=WORDS, tag="third", global_step=3)
 
-    _host_reference(tmp_path / "host", log)
+    fake_events.host_reference(tmp_path / "host", log)
     w = ferroboard.SummaryWriter(str(tmp_path / "device"))
     log(w, no_sync)
     assert w.poll() == 2  # the device embedding and the host one behind it
@@ -188,7 +177,7 @@ def test_embedding_host_arguments_are_taken_at_the_call(tmp_path, events):
     def log(w: ferroboard.SummaryWriter, d: Callable) -> None:
         w.add_embedding(d(MAT), metadata=words, label_img=images)
 
-    _host_reference(tmp_path / "host", log)
+    fake_events.host_reference(tmp_path / "host", log)
     w = ferroboard.SummaryWriter(str(tmp_path / "device"))
     log(w, no_sync)
     words[0] = "changed"  # the caller reuses its objects before the copy completed
@@ -276,19 +265,6 @@ EMBEDDING_ERRORS: list[tuple[str, Callable, type, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    "name,call,error,match", EMBEDDING_ERRORS, ids=[c[0] for c in EMBEDDING_ERRORS]
-)
-def test_bad_embedding_arguments_raise_at_the_call(tmp_path, events, name, call, error, match):
-    w = ferroboard.SummaryWriter(str(tmp_path))
-    with pytest.raises(error, match=match):
-        call(w)
-    assert events.made == []  # nothing enqueued
-    assert w.poll() == 0
-    w.close()
-    assert not (tmp_path / "00000").exists(), "no directory for a rejected call"
-
-
 def test_embedding_warnings_at_the_call_point_at_the_caller(tmp_path, events):
     w = ferroboard.SummaryWriter(str(tmp_path))
     w.add_embedding(no_sync(torch.zeros(2, 2)), global_step=8)
@@ -364,7 +340,7 @@ def test_hparams_sub_run_is_the_host_paths_written_on_arrival(tmp_path, events, 
     def log(w: ferroboard.SummaryWriter, d: Callable) -> None:
         w.add_hparams(**HPARAMS[case](d))
 
-    _host_reference(tmp_path / "host", log)
+    fake_events.host_reference(tmp_path / "host", log)
     w = ferroboard.SummaryWriter(str(tmp_path / "device"))
     log(w, no_sync)
     assert len(events.made) == 1
@@ -389,7 +365,7 @@ def test_hparams_values_are_taken_at_the_call(tmp_path, events, clock):
     def log(w: ferroboard.SummaryWriter, d: Callable) -> None:
         w.add_hparams(hparams, {"loss": d(metrics["loss"]), "acc": metrics["acc"]})
 
-    _host_reference(tmp_path / "host", log)
+    fake_events.host_reference(tmp_path / "host", log)
     w = ferroboard.SummaryWriter(str(tmp_path / "device"))
     log(w, no_sync)
     hparams["lr"] = 0.2  # the caller reuses its objects before the copy completed
@@ -448,17 +424,21 @@ HPARAMS_ERRORS: list[tuple[str, Callable, type, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    "name,call,error,match", HPARAMS_ERRORS, ids=[c[0] for c in HPARAMS_ERRORS]
-)
-def test_bad_hparams_arguments_raise_at_the_call(tmp_path, events, name, call, error, match):
+BAD_CALLS = [("embedding-" + c[0], *c[1:]) for c in EMBEDDING_ERRORS] + [
+    ("hparams-" + c[0], *c[1:]) for c in HPARAMS_ERRORS
+]
+
+
+@pytest.mark.parametrize("name,call,error,match", BAD_CALLS, ids=[c[0] for c in BAD_CALLS])
+def test_bad_arguments_raise_at_the_call(tmp_path, events, name, call, error, match):
     w = ferroboard.SummaryWriter(str(tmp_path))
     with pytest.raises(error, match=match):
         call(w)
     assert events.made == []  # nothing enqueued
     assert w.poll() == 0
     w.close()
-    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == []  # no sub-run
+    # Neither an embedding's {step}/{tag} directory nor an hparams sub-run was made.
+    assert [p.name for p in tmp_path.iterdir() if p.is_dir()] == []
 
 
 # -- order, errors, capture, fork, exit --------------------------------------------------------
@@ -558,7 +538,8 @@ def test_a_forked_child_never_touches_its_parents_pending_ones(tmp_path, events,
     assert [v.tag for v in summary_values(events_of(tmp_path, "parent_run"))][-1] == "loss"
 
 
-_EXIT_SCRIPT = """
+_EXIT_SCRIPT = (
+    """
 import atexit
 
 
@@ -569,28 +550,12 @@ def after_ferroboards_exit_hook():  # registered first, so it runs after that ho
 
 atexit.register(after_ferroboards_exit_hook)
 
-import ferroboard, torch
-from ferroboard import _device_path
-
-class Event:
-    def query(self):
-        return False
-    def synchronize(self):
-        if {fail}:
-            raise RuntimeError("CUDA error: unspecified launch failure")
-
-class Events:
-    def record(self, torch, device):
-        return Event()
-    def give(self, event):
-        pass
-
-_device_path._route_cpu = True
-_device_path._EVENTS = Events()
-w = ferroboard.SummaryWriter({logdir!r})
-w.add_embedding(torch.ones(2, 3) * 0.5, tag="emb")
+"""
+    + fake_events.CHILD_EVENTS_NEVER_DONE
+    + """w.add_embedding(torch.ones(2, 3) * 0.5, tag="emb")
 w.add_hparams({{"lr": 0.1}}, {{"loss": torch.tensor(0.25)}}, run_name="run")
 """
+)
 
 
 @pytest.mark.parametrize("fail", [False, True], ids=["completes", "device-error"])
