@@ -18,6 +18,7 @@ are then only a check that the suite works).
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import os
 import shutil
@@ -29,6 +30,21 @@ import numpy as np
 WRITERS = ("ferroboard", "torch", "tensorboardX")
 
 QUICK = os.environ.get("FERROBOARD_BENCH_QUICK", "") not in ("", "0")
+
+
+def build_dirs(parser: argparse.ArgumentParser, specs: list[str], taken: Any) -> dict[str, str]:
+    """``--build LABEL=DIR`` options (another build's ``python/``), by label; a label in
+    `taken` (the scripts' own variants), a missing directory or a malformed spec is a
+    usage error."""
+    builds: dict[str, str] = {}
+    for spec in specs:
+        label, sep, path = spec.partition("=")
+        if not sep or not label or not os.path.isdir(path) or label in taken:
+            parser.error(
+                f"--build: expected LABEL=DIR with a new label and a directory, got {spec!r}"
+            )
+        builds[label] = path
+    return builds
 
 
 def rounds(writer: str, ferroboard: int, anchor: int) -> int:

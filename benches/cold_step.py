@@ -38,6 +38,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from benchlib import build_dirs  # noqa: E402
+
 STEPS = 6
 VARIANTS = ("ferroboard", "floor")
 
@@ -138,14 +140,7 @@ def main() -> None:
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         parser.error(f"--variants: {unknown!r} not among {list(VARIANTS)}")
-    builds: dict[str, str] = {}
-    for spec in args.build:
-        label, sep, path = spec.partition("=")
-        if not sep or not label or not os.path.isdir(path) or label in VARIANTS:
-            parser.error(
-                f"--build: expected LABEL=DIR with a new label and a directory, got {spec!r}"
-            )
-        builds[label] = path
+    builds = build_dirs(parser, args.build, VARIANTS)
     variants += list(builds)
     results: dict[str, list[list[tuple[float, float]]]] = {v: [] for v in variants}
     for run in range(args.runs):

@@ -34,7 +34,7 @@ import tempfile
 import time
 from typing import Any, Callable
 
-from benchlib import writer_class
+from benchlib import build_dirs, writer_class
 
 VARIANTS = ("none", "torch", "tensorboardX", "ferroboard")
 LOOPS = ("mlp", "cnn")
@@ -207,14 +207,7 @@ def main() -> None:
         return
     loops = [s for s in args.loops.split(",") if s]
     variants = [s for s in args.variants.split(",") if s]
-    builds: dict[str, str] = {}
-    for spec in args.build:
-        label, sep, path = spec.partition("=")
-        if not sep or not label or not os.path.isdir(path) or label in VARIANTS:
-            parser.error(
-                f"--build: expected LABEL=DIR with a new label and a directory, got {spec!r}"
-            )
-        builds[label] = path
+    builds = build_dirs(parser, args.build, VARIANTS)
     envs: dict[str, tuple[str, str]] = {}
     for spec in args.env:
         label, _, assignment = spec.partition("=")
